@@ -1,8 +1,8 @@
 """Stream schemas, derived from ConfigCat's OpenAPI document.
 
 Each stream's schema is the OpenAPI model of the items it reads, plus the parent ids the connector
-adds to every record. `python -m tooling.stream_schemas` writes them to `schemas/*.json` and into the
-`schemas:` section of `manifest.yaml`; the tests check that both match what this module derives.
+adds to every record. `python -m tooling.stream_schemas` writes them to `schemas/*.json` and into
+the `schemas:` section of `manifest.yaml`; the tests check that both match what it derives.
 """
 
 from __future__ import annotations
