@@ -1,0 +1,137 @@
+"""Drive the stock manifest-only runtime (`source-declarative-manifest`) as a subprocess.
+
+The demo, the benchmark and the end-to-end tests all run the connector exactly as Airbyte does:
+the CDK's generic entry point with `manifest.yaml`, never an in-process shortcut.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MANIFEST_PATH = REPO_ROOT / "manifest.yaml"
+RUNTIME = Path(sys.executable).parent / "source-declarative-manifest"
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    messages: list[dict[str, Any]]
+    stdout: str
+    stderr: str
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def of_type(self, message_type: str) -> list[dict[str, Any]]:
+        return [message for message in self.messages if message.get("type") == message_type]
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        traces = self.of_type("TRACE")
+        return [trace["trace"]["error"] for trace in traces if trace["trace"]["type"] == "ERROR"]
+
+    @property
+    def states(self) -> list[dict[str, Any]]:
+        return [message["state"] for message in self.of_type("STATE")]
+
+    def logs(self, *levels: str) -> list[str]:
+        return [
+            message["log"]["message"]
+            for message in self.of_type("LOG")
+            if not levels or message["log"]["level"] in levels
+        ]
+
+
+def manifest() -> dict[str, Any]:
+    return yaml.safe_load(MANIFEST_PATH.read_text())
+
+
+def stream_names() -> list[str]:
+    return [stream["name"] for stream in manifest()["definitions"]["streams"].values()]
+
+
+def catalog(streams: list[str] | None = None, incremental: set[str] = frozenset()) -> dict:
+    """A configured catalog of the named streams (all by default), full refresh unless listed."""
+    entries = []
+    for name in streams or stream_names():
+        mode = "incremental" if name in incremental else "full_refresh"
+        entries.append(
+            {
+                "stream": {
+                    "name": name,
+                    "json_schema": {},
+                    "supported_sync_modes": ["full_refresh", "incremental"],
+                },
+                "sync_mode": mode,
+                "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
+            }
+        )
+    return {"streams": entries}
+
+
+def run(
+    command: str,
+    config: dict[str, Any],
+    *,
+    configured_catalog: dict | None = None,
+    state: list | None = None,
+    debug: bool = False,
+    inject_manifest: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> RunResult:
+    """Run one connector command with the stock runtime and parse its Airbyte messages.
+
+    `inject_manifest` passes the manifest inside the config (`__injected_declarative_manifest`),
+    as the Airbyte platform does for connectors published from the Builder.
+    """
+    with tempfile.TemporaryDirectory(prefix="configcat-run-") as workdir:
+        work = Path(workdir)
+        if inject_manifest:
+            config = {**config, "__injected_declarative_manifest": manifest()}
+        args = [str(RUNTIME), command, "--config", _write(work / "config.json", config)]
+        if not inject_manifest:
+            args += ["--manifest-path", str(MANIFEST_PATH)]
+        if configured_catalog is not None:
+            args += ["--catalog", _write(work / "catalog.json", configured_catalog)]
+        if state is not None:
+            args += ["--state", _write(work / "state.json", state)]
+        if debug:
+            args.append("--debug")
+        completed = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            cwd=work,
+        )
+    messages = []
+    records: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in completed.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(message, dict):
+            continue
+        messages.append(message)
+        if message.get("type") == "RECORD":
+            records[message["record"]["stream"]].append(message["record"]["data"])
+    return RunResult(
+        completed.returncode, messages, completed.stdout, completed.stderr, dict(records)
+    )
+
+
+def _write(path: Path, content: Any) -> str:
+    path.write_text(json.dumps(content))
+    return str(path)
