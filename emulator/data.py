@@ -1,0 +1,1541 @@
+"""The seeded ConfigCat account that the emulator serves.
+
+`build_account(seed, scale)` draws every name, id, value and date from `random.Random(seed)` and a
+fixed base date, never from the wall clock, so the same seed and scale give byte-identical
+responses. Entities are stored in the exact shapes of ConfigCat's OpenAPI document (camelCase
+dicts with their embedded `product` objects), keyed by the id of their parent, so that tests can
+count what a sync has to produce without going through HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+BASE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
+
+# Every secret value contains this, so tests can grep any output for leaked secrets.
+SECRET_MARKER = "emusecret"
+
+AUDIT_LOG_RETENTION_DAYS = 750
+AUDIT_LOG_DEFAULT_WINDOW = timedelta(days=7)
+AUDIT_LOG_MAX_WINDOW = timedelta(days=30)
+
+V1_VALUES = "/v1/configs/{configId}/environments/{environmentId}/values"
+V2_VALUES = "/v2/configs/{configId}/environments/{environmentId}/values"
+
+SETTING_TYPES = ("boolean", "string", "int", "double")
+
+# The AuditLogType enum of the OpenAPI document (2026-08), in the document's order.
+AUDIT_LOG_TYPES = [
+    "productCreated",
+    "productChanged",
+    "productDeleted",
+    "productsReordered",
+    "productPreferencesUpdated",
+    "teamMemberInvited",
+    "teamMemberInvitationRevoked",
+    "teamMemberJoined",
+    "teamMemberPermissionGroupChanged",
+    "teamMemberRemoved",
+    "teamMemberLeft",
+    "teamMemberInvitationChanged",
+    "teamMemberInvitationResent",
+    "teamMemberInvitationRejected",
+    "teamMemberAddedToProduct",
+    "configCreated",
+    "configChanged",
+    "configDeleted",
+    "configsReordered",
+    "environmentCreated",
+    "environmentChanged",
+    "environmentDeleted",
+    "environmentsReordered",
+    "settingCreated",
+    "settingChanged",
+    "settingDeleted",
+    "settingsReordered",
+    "predefinedVariationsChanged",
+    "settingConvertedToPredefinedVariations",
+    "settingConvertedToFreeFormValues",
+    "settingValueChanged",
+    "webHookCreated",
+    "webHookChanged",
+    "webHookDeleted",
+    "permissionGroupCreated",
+    "permissionGroupChanged",
+    "permissionGroupDeleted",
+    "permissionGroupDefault",
+    "apiKeyAdded",
+    "apiKeyRemoved",
+    "integrationAdded",
+    "integrationChanged",
+    "integrationRemoved",
+    "apiKeyConnected",
+    "integrationLinkAdded",
+    "integrationLinkRemoved",
+    "organizationAdded",
+    "organizationChanged",
+    "organizationSubscriptionTypeChanged",
+    "organizationAdminChanged",
+    "organizationAdminLeft",
+    "twoFactorDisabledForMember",
+    "tagAdded",
+    "tagChanged",
+    "tagRemoved",
+    "settingTagAdded",
+    "settingTagRemoved",
+    "publicApiAccessTokenAdded",
+    "publicApiAccessTokenRemoved",
+    "domainAdded",
+    "domainVerified",
+    "domainRemoved",
+    "autoProvisioningConfigurationChanged",
+    "samlIdpConfigurationAdded",
+    "samlIdpConfigurationRemoved",
+    "samlIdpConfigurationUpdated",
+    "autoProvisioningEnabledChanged",
+    "organizationMemberJoined",
+    "organizationMemberProductJoinRequested",
+    "organizationMemberProductJoinRequestRejected",
+    "organizationMemberProductJoinRequestApproved",
+    "organizationMemberRemoved",
+    "codeReferencesUploaded",
+    "codeReferenceDeleted",
+    "codeReferenceStaleBranchDeleted",
+    "segmentCreated",
+    "segmentChanged",
+    "segmentDeleted",
+    "webhookSigningKeyDeleted",
+    "webhookSigningKeyCreated",
+    "userProvisioningConfigurationChanged",
+    "syncGroupProvisioningRuleChanged",
+    "syncGroupsReordered",
+    "syncUserProvisioningEnabled",
+    "syncUserProvisioningDisabled",
+    "userEmailChanged",
+    "userFullNameChanged",
+    "userDisabled",
+    "awsConnected",
+    "awsDisconnected",
+    "userEnabled",
+    "syncUserDeleted",
+    "syncGroupDeleted",
+    "proxyConfigurationCreated",
+    "proxyConfigurationChanged",
+    "proxyConfigurationDeleted",
+    "proxyConfigurationSecretRegenerated",
+    "proxyNotificationSettingsUpdated",
+    "proxyNotificationSettingsDeleted",
+    "proxyNotificationSigningKeyAdded",
+    "proxyNotificationSigningKeyDeleted",
+    "changeRequestCreated",
+    "changeRequestUpdated",
+    "changeRequestSettingValuesUpdated",
+    "changeRequestSettingValueRebased",
+    "changeRequestApproved",
+    "changeRequestApprovalDismissed",
+    "changeRequestApplied",
+    "changeRequestAppliedOnSchedule",
+    "changeRequestClosed",
+    "changeRequestNeedsAttention",
+    "changeRequestCommentAdded",
+    "changeRequestCommentEdited",
+    "changeRequestCommentDeleted",
+    "changeRequestSettingDeleted",
+    "changeRequestNeedsAttentionFixed",
+    "changeRequestOwnershipClaimed",
+]
+
+
+@dataclass(frozen=True)
+class Scale:
+    products_per_organization: tuple[int, ...]
+    environments: tuple[int, int]  # inclusive range, drawn per product
+    configs: tuple[int, int]
+    flags: tuple[int, int]  # per config
+    permission_groups: tuple[int, int]
+    tags: int  # per product, like everything below that is not per organization
+    segments: int
+    webhooks: int
+    integrations: int
+    invitations: int
+    users_per_organization: int
+    audit_events_per_organization: int
+
+
+SCALES = {
+    "small": Scale(
+        products_per_organization=(2, 1),
+        environments=(2, 3),
+        configs=(2, 3),
+        flags=(4, 6),
+        permission_groups=(2, 3),
+        tags=3,
+        segments=2,
+        webhooks=2,
+        integrations=2,
+        invitations=2,
+        users_per_organization=6,
+        audit_events_per_organization=250,
+    ),
+    "medium": Scale(
+        products_per_organization=(10, 10),
+        environments=(4, 4),
+        configs=(3, 3),
+        flags=(25, 25),
+        permission_groups=(3, 3),
+        tags=5,
+        segments=4,
+        webhooks=3,
+        integrations=2,
+        invitations=3,
+        users_per_organization=15,
+        audit_events_per_organization=1000,
+    ),
+    "large": Scale(
+        products_per_organization=(100, 100),
+        environments=(4, 4),
+        configs=(3, 3),
+        flags=(25, 25),
+        permission_groups=(3, 3),
+        tags=5,
+        segments=4,
+        webhooks=3,
+        integrations=2,
+        invitations=3,
+        users_per_organization=40,
+        audit_events_per_organization=4000,
+    ),
+}
+
+
+def iso(moment: datetime) -> str:
+    """The one date-time form the emulator writes: UTC, whole seconds, `Z` suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """Read any ISO-8601 date-time; one without an offset is taken as UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class Account:
+    """One ConfigCat account as the credential's user sees it.
+
+    Lists keyed by a parent id keep the parent's order, which is also the order served.
+    """
+
+    def __init__(self, seed: int, scale: str) -> None:
+        self.seed = seed
+        self.scale = scale
+        self.base_date = BASE_DATE
+        self.me: dict[str, str] = {}
+        self.organizations: list[dict] = []
+        self.products: list[dict] = []
+        # productId -> list
+        self.environments: dict[str, list[dict]] = {}
+        self.configs: dict[str, list[dict]] = {}
+        self.tags: dict[str, list[dict]] = {}
+        self.segments: dict[str, list[dict]] = {}
+        self.permission_groups: dict[str, list[dict]] = {}
+        self.product_members: dict[str, list[dict]] = {}
+        self.product_invitations: dict[str, list[dict]] = {}
+        self.webhooks: dict[str, list[dict]] = {}
+        self.integrations: dict[str, list[dict]] = {}
+        # configId -> SettingModel list
+        self.settings: dict[str, list[dict]] = {}
+        # (configId, environmentId) -> ConfigSettingValueModel list (v1 configs) or
+        # ConfigSettingFormulaModel list (v2 configs), in the order of `settings`
+        self.setting_values: dict[tuple[str, str], list[dict]] = {}
+        self.sdk_keys: dict[tuple[str, str], dict] = {}
+        self.webhook_signing_keys: dict[int, dict] = {}
+        # organizationId -> value
+        self.organization_members: dict[str, dict] = {}  # OrganizationMembersModel (v2)
+        # UserModel list (v1 members): admins, billing managers and members, each once
+        self.organization_users: dict[str, list[dict]] = {}
+        self.organization_invitations: dict[str, list[dict]] = {}
+        self.feature_flag_limitations: dict[str, dict] = {}
+        self.audit_logs: dict[str, list[dict]] = {}  # in the order the events were recorded
+        # auditLogId -> {"productId", "configId", "environmentId"} (each may be None): the
+        # scope the API filters on but does not return
+        self.audit_log_scopes: dict[int, dict[str, str | None]] = {}
+        self.watched_setting_ids: set[int] = set()
+        self.code_referenced_setting_ids: set[int] = set()
+
+        self.organizations_by_id: dict[str, dict] = {}
+        self.products_by_id: dict[str, dict] = {}
+        self.configs_by_id: dict[str, dict] = {}
+        self.environments_by_id: dict[str, dict] = {}
+        self.webhooks_by_id: dict[int, dict] = {}
+
+        self._next_audit_log_id = 1
+        self._audit_lock = threading.Lock()
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def product_of_config(self, config_id: str) -> dict:
+        return self.configs_by_id[config_id]["product"]
+
+    def values_template(self, config_id: str) -> str:
+        """The values endpoint that serves this config's evaluation version."""
+        return (
+            V1_VALUES if self.configs_by_id[config_id]["evaluationVersion"] == "v1" else V2_VALUES
+        )
+
+    def secrets(self) -> list[str]:
+        """Every secret value the account holds (the API password is the server's business)."""
+        found = []
+        for keys in self.sdk_keys.values():
+            found += [key for key in (keys["primary"], keys["secondary"]) if key]
+        for keys in self.webhook_signing_keys.values():
+            found += [key for key in (keys["key1"], keys["key2"]) if key]
+        for webhooks in self.webhooks.values():
+            for webhook in webhooks:
+                found += [h["value"] for h in webhook["webHookHeaders"] if h["isSecure"]]
+        for integrations in self.integrations.values():
+            for integration in integrations:
+                found += list((integration["parameters"] or {}).values())
+        return found
+
+    def expected_requests(self) -> dict[str, int]:
+        """The fewest GETs per endpoint template that a full sync of every stream needs.
+
+        Left out: /v1/me (a connection check, not a stream), the deprecated v1 members, the
+        secret-bearing SDK key and webhook signing key endpoints, and audit logs, whose page
+        count depends on the window (see `audit_log_page_count`).
+        """
+        per_organization = len(self.organizations)
+        per_product = len(self.products)
+        counts = {
+            "/v1/organizations": 1,
+            "/v1/products": 1,
+            "/v2/organizations/{organizationId}/members": per_organization,
+            "/v1/organizations/{organizationId}/invitations": per_organization,
+        }
+        for child in (
+            "configs",
+            "environments",
+            "tags",
+            "segments",
+            "permissions",
+            "members",
+            "invitations",
+            "webhooks",
+            "integrations",
+            "staleflags",
+        ):
+            counts[f"/v1/products/{{productId}}/{child}"] = per_product
+        counts["/v1/configs/{configId}/settings"] = len(self.configs_by_id)
+        counts[V1_VALUES] = 0
+        counts[V2_VALUES] = 0
+        for product in self.products:
+            environment_count = len(self.environments[product["productId"]])
+            for config in self.configs[product["productId"]]:
+                counts[self.values_template(config["configId"])] += environment_count
+        return counts
+
+    # -- stale flags --------------------------------------------------------------------------
+
+    def stale_flags(
+        self,
+        product_id: str,
+        *,
+        stale_flag_age_days: int = 30,
+        scope: str = "all",
+        stale_in_environments_type: str = "staleInAnyEnvironments",
+        ignored_environment_ids: frozenset[str] = frozenset(),
+        ignored_tag_ids: frozenset[int] = frozenset(),
+    ) -> dict:
+        """The StaleFlagProductModel of a product.
+
+        A value is stale when it was last updated before base date minus `stale_flag_age_days`;
+        ignored environments never count as stale. A setting is listed when it is stale in any
+        (or all, per `stale_in_environments_type`) of the environments not ignored.
+        """
+        product = self.products_by_id[product_id]
+        threshold = iso(self.base_date - timedelta(days=stale_flag_age_days))
+        environments = self.environments[product_id]
+        considered = {
+            e["environmentId"]
+            for e in environments
+            if e["environmentId"] not in ignored_environment_ids
+        }
+        require = all if stale_in_environments_type == "staleInAllEnvironments" else any
+        configs = []
+        for config in self.configs[product_id]:
+            config_id = config["configId"]
+            stale_settings = []
+            for index, setting in enumerate(self.settings[config_id]):
+                if scope == "watchedByMe" and setting["settingId"] not in self.watched_setting_ids:
+                    continue
+                if any(tag["tagId"] in ignored_tag_ids for tag in setting["tags"]):
+                    continue
+                setting_values = []
+                for environment in environments:
+                    environment_id = environment["environmentId"]
+                    updated_at = self.setting_values[(config_id, environment_id)][index][
+                        "updatedAt"
+                    ]
+                    is_stale = (
+                        environment_id in considered
+                        and updated_at is not None
+                        and updated_at < threshold
+                    )
+                    setting_values.append(
+                        {
+                            "environmentId": environment_id,
+                            "updatedAt": updated_at,
+                            "isStale": is_stale,
+                        }
+                    )
+                stale_states = [
+                    value["isStale"]
+                    for value in setting_values
+                    if value["environmentId"] in considered
+                ]
+                if not stale_states or not require(stale_states):
+                    continue
+                stale_settings.append(
+                    {
+                        "settingId": setting["settingId"],
+                        "name": setting["name"],
+                        "key": setting["key"],
+                        "hint": setting["hint"],
+                        "hasCodeReferences": setting["settingId"]
+                        in self.code_referenced_setting_ids,
+                        "tags": [
+                            {"tagId": tag["tagId"], "settingTagId": tag["settingTagId"]}
+                            for tag in self._setting_tags(config_id, index)
+                        ],
+                        "settingValues": setting_values,
+                    }
+                )
+            configs.append(
+                {
+                    "configId": config_id,
+                    "name": config["name"],
+                    "evaluationVersion": config["evaluationVersion"],
+                    "hasCodeReferences": any(
+                        s["settingId"] in self.code_referenced_setting_ids
+                        for s in self.settings[config_id]
+                    ),
+                    "settings": stale_settings,
+                }
+            )
+        return {
+            "productId": product_id,
+            "name": product["name"],
+            "configs": configs,
+            "environments": [
+                {"environmentId": e["environmentId"], "name": e["name"]} for e in environments
+            ],
+        }
+
+    def _setting_tags(self, config_id: str, index: int) -> list[dict]:
+        product_id = self.product_of_config(config_id)["productId"]
+        first_environment = self.environments[product_id][0]["environmentId"]
+        return self.setting_values[(config_id, first_environment)][index]["settingTags"]
+
+    # -- audit log ----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The emulator's "now": the base date, or the newest audit event if that is later."""
+        with self._audit_lock:
+            # One fixed-width form for every date, so the largest string is the latest.
+            newest = max(
+                (item["auditLogDateTime"] for items in self.audit_logs.values() for item in items),
+                default=iso(self.base_date),
+            )
+        return max(self.base_date, parse_iso(newest))
+
+    def audit_log_items(
+        self,
+        organization_id: str,
+        from_utc: datetime,
+        to_utc: datetime,
+        *,
+        product_id: str | None = None,
+        config_id: str | None = None,
+        environment_id: str | None = None,
+        audit_log_type: str | None = None,
+        retention_days: int = AUDIT_LOG_RETENTION_DAYS,
+    ) -> list[dict]:
+        """Items with from_utc <= auditLogDateTime < to_utc matching the filters, newest first."""
+        oldest_kept = self.now() - timedelta(days=retention_days)
+        wanted = {"productId": product_id, "configId": config_id, "environmentId": environment_id}
+        with self._audit_lock:
+            items = list(self.audit_logs[organization_id])
+        selected = []
+        for item in items:
+            at = parse_iso(item["auditLogDateTime"])
+            if not (from_utc <= at < to_utc) or at < oldest_kept:
+                continue
+            if audit_log_type is not None and item["auditLogTypeEnum"] != audit_log_type:
+                continue
+            scope = self.audit_log_scopes[item["auditLogId"]]
+            if any(value is not None and scope[key] != value for key, value in wanted.items()):
+                continue
+            selected.append(item)
+        selected.sort(key=lambda i: (i["auditLogDateTime"], i["auditLogId"]), reverse=True)
+        return selected
+
+    def audit_log_page_count(
+        self,
+        organization_id: str,
+        from_utc: datetime,
+        to_utc: datetime,
+        page_size: int = 100,
+        **filters: Any,
+    ) -> int:
+        """GETs needed to read one window: at least one, even when the window is empty."""
+        total = len(self.audit_log_items(organization_id, from_utc, to_utc, **filters))
+        return max(1, math.ceil(total / page_size))
+
+    def add_audit_event(self, organization_id: str, at: datetime, **overrides: Any) -> dict:
+        """Record a new audit log item (next auditLogId) and return it.
+
+        `overrides` replace fields of the item (camelCase, as served) or of its scope
+        (`productId`, `configId`, `environmentId`). By default the event is a settingValueChanged
+        in the organization's first product, config and environment. `at` is truncated to whole
+        seconds, the precision every served date has.
+        """
+        organization = self.organizations_by_id[organization_id]
+        products = [p for p in self.products if p["organization"] is organization]
+        product = products[0]
+        config = self.configs[product["productId"]][0]
+        environment = self.environments[product["productId"]][0]
+        scope = {
+            "productId": product["productId"],
+            "configId": config["configId"],
+            "environmentId": environment["environmentId"],
+        }
+        for key in scope:
+            if key in overrides:
+                scope[key] = overrides.pop(key)
+        audit_type = overrides.get("auditLogTypeEnum", "settingValueChanged")
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        with self._audit_lock:
+            item = self._new_audit_item(
+                at=at,
+                audit_type=audit_type,
+                user=self.organization_users[organization_id][0],
+                where=f"{product['name']} / {config['name']} / {environment['name']}",
+                action_target=config["name"],
+                details={"note": "added by a test"},
+                why=None,
+            )
+            unknown = set(overrides) - set(item)
+            if unknown:
+                raise ValueError(f"unknown audit log fields: {sorted(unknown)}")
+            if "auditLogTypeEnum" in overrides and "auditLogType" not in overrides:
+                item["auditLogType"] = audit_type
+            item.update(overrides)
+            self.audit_logs[organization_id].append(item)
+            self.audit_log_scopes[item["auditLogId"]] = scope
+        return item
+
+    def _new_audit_item(
+        self,
+        *,
+        at: datetime,
+        audit_type: str,
+        user: dict,
+        where: str,
+        action_target: str,
+        details: dict,
+        why: str | None,
+    ) -> dict:
+        audit_log_id = self._next_audit_log_id
+        self._next_audit_log_id += 1
+        return {
+            "auditLogId": audit_log_id,
+            "auditLogDateTime": iso(at),
+            "auditLogTypeEnum": audit_type,
+            "truncated": False,
+            "modelVersion": 2,
+            "auditLogType": audit_type,
+            "userEmail": user["email"],
+            "userName": user["fullName"],
+            "where": where,
+            "why": why,
+            "actionTarget": action_target,
+            "details": json.dumps(details, separators=(",", ":")),
+        }
+
+
+def build_account(seed: int = 1, scale: str = "small") -> Account:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose from {sorted(SCALES)}")
+    return _Builder(seed, scale).build()
+
+
+# -- generation -------------------------------------------------------------------------------
+
+ORGANIZATION_NAMES = ["Acme Corp", "Globex", "Initech", "Umbrella Labs", "Hooli", "Stark Digital"]
+PRODUCT_WORDS = [
+    "Checkout",
+    "Mobile App",
+    "Backend Platform",
+    "Search",
+    "Payments",
+    "Onboarding",
+    "Analytics",
+    "Marketplace",
+    "Notifications",
+    "Admin Portal",
+]
+ENVIRONMENTS = [
+    ("Production", "#E53935"),
+    ("Staging", "#FB8C00"),
+    ("Development", "#43A047"),
+    ("Test", None),
+]
+CONFIG_NAMES = ["Main Config", "Frontend", "Backend", "Experiments"]
+FIRST_NAMES = ["Alice", "Bob", "Carol", "Dave", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy"]
+LAST_NAMES = ["Smith", "Jones", "Nagy", "Kovacs", "Garcia", "Muller", "Rossi", "Tanaka", "Novak"]
+FLAG_VERBS = ["enable", "show", "use", "allow", "is", "has"]
+FLAG_NOUNS = [
+    "DarkMode",
+    "BetaBanner",
+    "NewCheckout",
+    "FastSearch",
+    "Recommendations",
+    "ChatWidget",
+    "PromoCodes",
+    "Cache",
+    "Telemetry",
+    "Onboarding",
+    "Reviews",
+    "Wishlist",
+]
+TAG_NAMES = [("frontend", "panther"), ("backend", "whale"), ("experiment", None), ("ops", "salmon")]
+TAG_NAMES += [("legacy", "citrus"), ("mobile", "koala")]
+STRING_VALUES = ["red", "green", "blue", "variant-a", "variant-b", "control"]
+INTEGRATION_TYPES = ["dataDog", "slack", "amplitude", "mixPanel", "segment", "pubNub"]
+# (comparisonAttribute, v1 RolloutRuleComparator, comparisonValue)
+V1_USER_RULES = [
+    ("Email", "contains", "@example.com"),
+    ("Country", "isOneOf", "HU,DE,NL"),
+    ("AppVersion", "semVerGreater", "2.1.0"),
+    ("Identifier", "sensitiveIsOneOf", "9f7c1a2b"),
+    ("Age", "numberGreaterOrEquals", "18"),
+]
+AUDIT_WEIGHTS = [
+    ("settingValueChanged", 10),
+    ("settingChanged", 3),
+    ("settingCreated", 2),
+    ("settingTagAdded", 1),
+    ("configChanged", 1),
+    ("environmentChanged", 1),
+    ("tagAdded", 1),
+    ("segmentChanged", 1),
+    ("webHookChanged", 1),
+    ("permissionGroupChanged", 1),
+    ("teamMemberInvited", 1),
+    ("integrationChanged", 1),
+    ("changeRequestCreated", 1),
+    ("productChanged", 1),
+    ("organizationChanged", 1),
+]
+
+
+# (comparisonAttribute, UserComparator, comparison value: list, text or number)
+V2_USER_CONDITIONS = [
+    ("Email", "containsAnyOf", ["@example.com", "@example.org"]),
+    ("Country", "isOneOf", ["HU", "DE", "NL"]),
+    ("Identifier", "sensitiveIsOneOf", ["3a1f0c2d", "9b7e5d4c"]),
+    ("AppVersion", "semVerGreater", "2.1.0"),
+    ("Plan", "textEquals", "enterprise"),
+    ("Age", "numberGreaterOrEquals", 18.0),
+    ("SignupDate", "dateTimeAfter", 1767225600.0),
+]
+
+
+@dataclass
+class _Flag:
+    """A setting with what its values share in every environment."""
+
+    setting: dict
+    index: int
+    creator: dict | None
+    integration_links: list[dict]
+    setting_tags: list[dict]
+
+
+class _Builder:
+    def __init__(self, seed: int, scale: str) -> None:
+        self.rng = random.Random(seed)
+        self.sizes = SCALES[scale]
+        self.account = Account(seed, scale)
+        self.next_setting_id = 1001
+        self.next_tag_id = 501
+        self.next_setting_tag_id = 9001
+        self.next_permission_group_id = 301
+        self.next_webhook_id = 71
+        # organizationId -> everyone who appears in that organization's data, listed or not
+        self.users: dict[str, list[dict]] = {}
+
+    # -- small helpers ------------------------------------------------------------------------
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def token(self, length: int) -> str:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return "".join(self.rng.choice(alphabet) for _ in range(length))
+
+    def days_ago(self, low: int, high: int) -> datetime:
+        """A whole-second moment between `high` and `low` days before the base date."""
+        return BASE_DATE - timedelta(seconds=self.rng.randrange(low * 86400, high * 86400))
+
+    def chance(self, probability: float) -> bool:
+        return self.rng.random() < probability
+
+    # -- the account --------------------------------------------------------------------------
+
+    def build(self) -> Account:
+        account = self.account
+        names = self.rng.sample(ORGANIZATION_NAMES, len(self.sizes.products_per_organization))
+        product_names = iter(self._product_names())
+        for name, product_count in zip(names, self.sizes.products_per_organization, strict=True):
+            organization = {"organizationId": self.uuid(), "name": name}
+            account.organizations.append(organization)
+            account.organizations_by_id[organization["organizationId"]] = organization
+            users = self.users[organization["organizationId"]] = self._users(organization)
+            account.feature_flag_limitations[organization["organizationId"]] = self._limitations()
+            products = [
+                self._product(organization, next(product_names), order)
+                for order in range(product_count)
+            ]
+            for product in products:
+                self._fill_product(product, users)
+            self._organization_people(organization, users, products)
+            account.audit_logs[organization["organizationId"]] = []
+        admin = account.organization_members[account.organizations[0]["organizationId"]]["admins"][
+            0
+        ]
+        account.me = {"email": admin["email"], "fullName": admin["fullName"]}
+        for organization in account.organizations:
+            self._audit_log(organization)
+        return account
+
+    def _product_names(self) -> list[str]:
+        total = sum(self.sizes.products_per_organization)
+        words = self.rng.sample(PRODUCT_WORDS, min(total, len(PRODUCT_WORDS)))
+        return [
+            words[i % len(words)] + ("" if i < len(words) else f" {i // len(words) + 1}")
+            for i in range(total)
+        ]
+
+    def _limitations(self) -> dict:
+        paid = self.chance(0.5)
+        return {
+            "maxPercentageOptionCount": 100 if paid else 10,
+            "maxTargetingRuleCount": 100 if paid else 20,
+            "maxComparisonValueLength": 65535 if paid else 255,
+            "maxComparisonValueListLength": 1000 if paid else 100,
+            "maxComparisonValueListItemLength": 65535 if paid else 255,
+            "maxStringFlagValueLength": 100000 if paid else 1000,
+            "maxConditionPerTargetingRuleCount": 10 if paid else 3,
+        }
+
+    def _users(self, organization: dict) -> list[dict]:
+        domain = organization["name"].lower().replace(" ", "") + ".example.com"
+        users = []
+        for first, last in self.rng.sample(
+            [(f, ln) for f in FIRST_NAMES for ln in LAST_NAMES], self.sizes.users_per_organization
+        ):
+            users.append(
+                {
+                    "userId": self.uuid(),
+                    "fullName": f"{first} {last}",
+                    "email": f"{first}.{last}@{domain}".lower(),
+                    "twoFactorEnabled": self.chance(0.6),
+                }
+            )
+        return users
+
+    def _product(self, organization: dict, name: str, order: int) -> dict:
+        product = {
+            "organization": organization,
+            "productId": self.uuid(),
+            "name": name,
+            "description": f"Feature flags of {name}" if self.chance(0.7) else None,
+            "order": order,
+            "reasonRequired": self.chance(0.3),
+            "approveRequired": self.chance(0.2),
+        }
+        self.account.products.append(product)
+        self.account.products_by_id[product["productId"]] = product
+        return product
+
+    def _fill_product(self, product: dict, users: list[dict]) -> None:
+        account = self.account
+        product_id = product["productId"]
+        environments = [
+            self._environment(product, order)
+            for order in range(self.rng.randint(*self.sizes.environments))
+        ]
+        account.environments[product_id] = environments
+        account.tags[product_id] = [self._tag(product, i) for i in range(self.sizes.tags)]
+        account.segments[product_id] = [
+            self._segment(product, users, i) for i in range(self.sizes.segments)
+        ]
+        account.permission_groups[product_id] = [
+            self._permission_group(product, environments, kind)
+            for kind in range(self.rng.randint(*self.sizes.permission_groups))
+        ]
+        configs = []
+        for order in range(self.rng.randint(*self.sizes.configs)):
+            # Every product has a v1 config (first) and a v2 config (second).
+            version = ("v1", "v2")[order] if order < 2 else self.rng.choice(["v1", "v2"])
+            configs.append(self._config(product, order, version))
+        if self.chance(0.5):
+            configs[0]["migratedConfigId"] = configs[1]["configId"]
+        account.configs[product_id] = configs
+        for index, config in enumerate(configs):
+            self._fill_config(config, index, environments, users)
+        self._count_segment_usage(product_id)
+        account.webhooks[product_id] = [
+            self._webhook(product, configs, environments, i) for i in range(self.sizes.webhooks)
+        ]
+        account.integrations[product_id] = [
+            self._integration(product, configs, environments, i)
+            for i in range(self.sizes.integrations)
+        ]
+
+    def _environment(self, product: dict, order: int) -> dict:
+        name, color = ENVIRONMENTS[order]
+        environment = {
+            "product": product,
+            "environmentId": self.uuid(),
+            "name": name,
+            "color": color,
+            "description": f"{name} of {product['name']}" if self.chance(0.5) else None,
+            "order": order,
+            "reasonRequired": order == 0 and self.chance(0.5),
+            "approveRequired": order == 0 and product["approveRequired"],
+        }
+        self.account.environments_by_id[environment["environmentId"]] = environment
+        return environment
+
+    def _tag(self, product: dict, index: int) -> dict:
+        name, color = TAG_NAMES[index % len(TAG_NAMES)]
+        tag = {"product": product, "tagId": self.next_tag_id, "name": name, "color": color}
+        self.next_tag_id += 1
+        return tag
+
+    def _segment(self, product: dict, users: list[dict], index: int) -> dict:
+        creator = self.rng.choice(users)
+        updater = self.rng.choice([creator, *users])
+        created = self.days_ago(100, 400)
+        named_creator = self.chance(0.8)
+        return {
+            "product": product,
+            "segmentId": self.uuid(),
+            "name": ["Beta users", "Internal staff", "EU customers", "Premium plan"][index % 4],
+            "description": "Users who opted in" if self.chance(0.5) else None,
+            "creatorEmail": creator["email"] if named_creator else None,
+            "creatorFullName": creator["fullName"] if named_creator else None,
+            "createdAt": iso(created),
+            "lastUpdaterEmail": updater["email"],
+            "lastUpdaterFullName": updater["fullName"],
+            "updatedAt": iso(created + timedelta(days=self.rng.randrange(0, 90))),
+            "usage": 0,
+        }
+
+    def _permission_group(self, product: dict, environments: list[dict], kind: int) -> dict:
+        name, access, new_access, approval, new_approval = [
+            ("Administrators", "full", "full", "canBypassApproval", "canBypassApproval"),
+            ("Read-only", "readOnly", "readOnly", "cannotApprove", "cannotApprove"),
+            ("Developers", "custom", "full", "custom", "cannotApprove"),
+        ][kind]
+        permission_names = [
+            "canManageMembers",
+            "canCreateOrUpdateConfig",
+            "canDeleteConfig",
+            "canCreateOrUpdateEnvironment",
+            "canDeleteEnvironment",
+            "canCreateOrUpdateSetting",
+            "canTagSetting",
+            "canDeleteSetting",
+            "canCreateOrUpdateTag",
+            "canDeleteTag",
+            "canManageWebhook",
+            "canUseExportImport",
+            "canManageProductPreferences",
+            "canManageIntegrations",
+            "canViewSdkKey",
+            "canRotateSdkKey",
+            "canCreateOrUpdateSegments",
+            "canDeleteSegments",
+            "canViewProductAuditLog",
+            "canViewProductStatistics",
+            "canDisable2FA",
+        ]
+        group: dict[str, Any] = {"permissionGroupId": self.next_permission_group_id, "name": name}
+        self.next_permission_group_id += 1
+        for permission in permission_names:
+            group[permission] = {"full": True, "readOnly": False}.get(access, self.chance(0.5))
+        production = environments[0]["environmentId"]
+
+        def environment_access(environment_id: str) -> str:
+            if access == "custom":
+                return "readOnly" if environment_id == production else "full"
+            return access
+
+        def environment_approval(environment_id: str) -> str:
+            if approval == "custom":
+                return "canApproveOthers" if environment_id == production else "cannotApprove"
+            return approval
+
+        group |= {
+            "accessType": access,
+            "newEnvironmentAccessType": new_access,
+            "environmentAccesses": [
+                {
+                    "environmentId": e["environmentId"],
+                    "name": e["name"],
+                    "color": e["color"],
+                    "description": e["description"],
+                    "order": e["order"],
+                    "reasonRequired": e["reasonRequired"],
+                    "approveRequired": e["approveRequired"],
+                    "environmentAccessType": environment_access(e["environmentId"]),
+                }
+                for e in environments
+            ],
+            "product": product,
+            "approvalPermissionType": approval,
+            "newEnvironmentApprovalPermissionType": new_approval,
+            "environmentApprovalPermissions": [
+                {
+                    "environmentId": e["environmentId"],
+                    "environmentApprovalPermissionType": environment_approval(e["environmentId"]),
+                }
+                for e in environments
+            ],
+        }
+        return group
+
+    def _config(self, product: dict, order: int, version: str) -> dict:
+        name = CONFIG_NAMES[order % len(CONFIG_NAMES)]
+        config = {
+            "product": product,
+            "configId": self.uuid(),
+            "name": name,
+            "description": f"{name} of {product['name']}" if self.chance(0.5) else None,
+            "order": order,
+            "migratedConfigId": None,
+            "evaluationVersion": version,
+        }
+        self.account.configs_by_id[config["configId"]] = config
+        return config
+
+    # -- settings and their values ------------------------------------------------------------
+
+    def _fill_config(
+        self, config: dict, config_index: int, environments: list[dict], users: list[dict]
+    ) -> None:
+        account = self.account
+        tags = account.tags[config["product"]["productId"]]
+        keys = self._flag_keys(self.rng.randint(*self.sizes.flags))
+        flags = []
+        for index, key in enumerate(keys):
+            setting_type = SETTING_TYPES[index % 4]
+            is_json = setting_type == "string" and config_index == 0 and index % 8 == 1
+            has_variations = config["evaluationVersion"] == "v2" and index % 8 in (1, 6)
+            attached = self.rng.sample(tags, self.rng.choice([0, 0, 1, 2]))
+            setting = {
+                "settingId": self.next_setting_id,
+                "key": key,
+                "name": self._flag_name(key),
+                "hint": f"Controls {self._flag_name(key).lower()}" if self.chance(0.6) else None,
+                "order": index,
+                "settingType": setting_type,
+                "isJson": is_json,
+                "configId": config["configId"],
+                "configName": config["name"],
+                "createdAt": iso(self.days_ago(200, 400)),
+                "tags": attached,
+                "predefinedVariations": (
+                    self._predefined_variations(setting_type) if has_variations else []
+                ),
+            }
+            self.next_setting_id += 1
+            if self.chance(0.3):
+                account.watched_setting_ids.add(setting["settingId"])
+            if self.chance(0.4):
+                account.code_referenced_setting_ids.add(setting["settingId"])
+            setting_tags = [
+                {
+                    "settingTagId": self._next_setting_tag_id(),
+                    "tagId": tag["tagId"],
+                    "name": tag["name"],
+                    "color": tag["color"],
+                }
+                for tag in attached
+            ]
+            flags.append(
+                _Flag(
+                    setting=setting,
+                    index=index,
+                    creator=self.rng.choice(users) if self.chance(0.9) else None,
+                    integration_links=self._integration_links(),
+                    setting_tags=setting_tags,
+                )
+            )
+        account.settings[config["configId"]] = [flag.setting for flag in flags]
+        for environment in environments:
+            if config["evaluationVersion"] == "v1":
+                values = [self._v1_value(config, environment, flag, users) for flag in flags]
+            else:
+                values = [self._v2_formula(config, flag, users) for flag in flags]
+                self._link_prerequisites(values)
+            account.setting_values[(config["configId"], environment["environmentId"])] = values
+            account.sdk_keys[(config["configId"], environment["environmentId"])] = {
+                "primary": self._sdk_key(),
+                "secondary": self._sdk_key() if self.chance(0.3) else None,
+            }
+
+    def _next_setting_tag_id(self) -> int:
+        self.next_setting_tag_id += 1
+        return self.next_setting_tag_id - 1
+
+    def _flag_keys(self, count: int) -> list[str]:
+        keys: list[str] = []
+        while len(keys) < count:
+            key = self.rng.choice(FLAG_VERBS) + self.rng.choice(FLAG_NOUNS)
+            if key in keys:
+                key += str(len(keys))
+            keys.append(key)
+        return keys
+
+    @staticmethod
+    def _flag_name(key: str) -> str:
+        words, word = [], ""
+        for char in key:
+            if char.isupper() and word:
+                words.append(word)
+                word = ""
+            word += char
+        words.append(word)
+        return " ".join(words).capitalize()
+
+    def _predefined_variations(self, setting_type: str) -> list[dict]:
+        if setting_type == "string":
+            raw_values: list[Any] = self.rng.sample(STRING_VALUES, 3)
+        else:
+            raw_values = self.rng.sample(range(1, 100), 2)
+        return [
+            {
+                "value": self._typed_value(setting_type, raw, include_variation=False),
+                "name": str(raw).capitalize(),
+                "hint": f"Use {raw}" if self.chance(0.5) else None,
+                "predefinedVariationId": self.uuid(),
+            }
+            for raw in raw_values
+        ]
+
+    def _integration_links(self) -> list[dict]:
+        if not self.chance(0.25):
+            return []
+        number = self.rng.randrange(100, 999)
+        return [
+            {
+                "key": f"CFG-{number}",
+                "description": f"Roll out ticket CFG-{number}",
+                "integrationLinkType": "jira",
+                "url": f"https://example.atlassian.net/browse/CFG-{number}",
+            }
+        ]
+
+    def _raw_value(self, setting: dict) -> Any:
+        setting_type = setting["settingType"]
+        if setting_type == "boolean":
+            return self.chance(0.5)
+        if setting_type == "string":
+            if setting["isJson"]:
+                return json.dumps({"theme": self.rng.choice(STRING_VALUES), "limit": 10})
+            return self.rng.choice(STRING_VALUES)
+        if setting_type == "int":
+            return self.rng.randrange(0, 500)
+        return round(self.rng.uniform(0, 100), 2)
+
+    @staticmethod
+    def _typed_value(setting_type: str, raw: Any, *, include_variation: bool = True) -> dict:
+        value = {
+            "boolValue": raw if setting_type == "boolean" else None,
+            "stringValue": raw if setting_type == "string" else None,
+            "intValue": raw if setting_type == "int" else None,
+            "doubleValue": raw if setting_type == "double" else None,
+        }
+        if include_variation:
+            value["predefinedVariationId"] = None
+        return value
+
+    def _value_model(self, setting: dict) -> dict:
+        """A v2 ValueModel; settings with predefined variations can only take one of those."""
+        if setting["predefinedVariations"]:
+            variation = self.rng.choice(setting["predefinedVariations"])
+            return variation["value"] | {
+                "predefinedVariationId": variation["predefinedVariationId"]
+            }
+        return self._typed_value(setting["settingType"], self._raw_value(setting))
+
+    def _last_update(self, users: list[dict]) -> dict:
+        updater = self.rng.choice(users) if self.chance(0.9) else None
+        return {
+            "updatedAt": iso(self.days_ago(1, 180)),
+            "lastUpdaterUserEmail": updater["email"] if updater else None,
+            "lastUpdaterUserFullName": updater["fullName"] if updater else None,
+        }
+
+    def _setting_data(self, flag: _Flag, version: str) -> dict:
+        setting, creator = flag.setting, flag.creator
+        data = {
+            "settingId": setting["settingId"],
+            "key": setting["key"],
+            "name": setting["name"],
+            "hint": setting["hint"],
+            "settingType": setting["settingType"],
+            "isJson": setting["isJson"],
+            "order": setting["order"],
+            "createdAt": setting["createdAt"],
+            "creatorEmail": creator["email"] if creator else None,
+            "creatorFullName": creator["fullName"] if creator else None,
+        }
+        if version == "v2":
+            data["predefinedVariations"] = setting["predefinedVariations"]
+        data["isWatching"] = setting["settingId"] in self.account.watched_setting_ids
+        return data
+
+    def _v1_value(self, config: dict, environment: dict, flag: _Flag, users: list[dict]) -> dict:
+        setting = flag.setting
+        segments = self.account.segments[config["product"]["productId"]]
+        rules = []
+        # Fixed positions guarantee that every v1 config shows a user rule, a segment rule and
+        # percentage items; random extras on top.
+        if flag.index % 4 == 1 or self.chance(0.2):
+            attribute, comparator, comparison = self.rng.choice(V1_USER_RULES)
+            rules.append(
+                {
+                    "comparisonAttribute": attribute,
+                    "comparator": comparator,
+                    "comparisonValue": comparison,
+                    "value": self._raw_value(setting),
+                    "segmentComparator": None,
+                    "segmentId": None,
+                }
+            )
+        if flag.index % 4 == 2 or self.chance(0.1):
+            rules.append(
+                {
+                    "comparisonAttribute": None,
+                    "comparator": None,
+                    "comparisonValue": None,
+                    "value": self._raw_value(setting),
+                    "segmentComparator": self.rng.choice(["isIn", "isNotIn"]),
+                    "segmentId": self.rng.choice(segments)["segmentId"],
+                }
+            )
+        percentage_items = []
+        if setting["settingType"] == "boolean" and (environment["order"] == 0 or self.chance(0.5)):
+            share = self.rng.randrange(5, 95, 5)
+            percentage_items = [
+                {"percentage": share, "value": True},
+                {"percentage": 100 - share, "value": False},
+            ]
+        return {
+            "setting": self._setting_data(flag, "v1"),
+            **self._last_update(users),
+            "integrationLinks": flag.integration_links,
+            "settingTags": flag.setting_tags,
+            "rolloutRules": rules,
+            "rolloutPercentageItems": percentage_items,
+            "value": self._raw_value(setting),
+        }
+
+    def _user_condition(self) -> dict:
+        attribute, comparator, comparison = self.rng.choice(V2_USER_CONDITIONS)
+        if isinstance(comparison, list):
+            comparison_value = {
+                "stringValue": None,
+                "doubleValue": None,
+                "listValue": [
+                    {"value": value, "hint": "pilot" if self.chance(0.3) else None}
+                    for value in comparison
+                ],
+            }
+        elif isinstance(comparison, str):
+            comparison_value = {"stringValue": comparison, "doubleValue": None, "listValue": None}
+        else:
+            comparison_value = {"stringValue": None, "doubleValue": comparison, "listValue": None}
+        return {
+            "userCondition": {
+                "comparisonAttribute": attribute,
+                "comparator": comparator,
+                "comparisonValue": comparison_value,
+            },
+            "segmentCondition": None,
+            "prerequisiteFlagCondition": None,
+        }
+
+    def _percentage_options(self, setting: dict) -> list[dict]:
+        share = self.rng.randrange(10, 90, 10)
+        return [
+            {"percentage": share, "value": self._value_model(setting)},
+            {"percentage": 100 - share, "value": self._value_model(setting)},
+        ]
+
+    def _v2_formula(self, config: dict, flag: _Flag, users: list[dict]) -> dict:
+        setting = flag.setting
+        segments = self.account.segments[config["product"]["productId"]]
+        prerequisite = self.account.settings[config["configId"]][0]
+        no_condition = {
+            "userCondition": None,
+            "segmentCondition": None,
+            "prerequisiteFlagCondition": None,
+        }
+        rules = []
+        # As in v1, fixed positions guarantee that every v2 config shows each condition kind and
+        # percentage options; random extras on top.
+        if flag.index % 4 == 0 or self.chance(0.2):
+            rules.append(
+                {
+                    "conditions": [self._user_condition()],
+                    "percentageOptions": [],
+                    "value": self._value_model(setting),
+                }
+            )
+        if flag.index % 4 == 1:
+            segment = {"segmentId": self.rng.choice(segments)["segmentId"], "comparator": "isIn"}
+            rules.append(
+                {
+                    "conditions": [no_condition | {"segmentCondition": segment}],
+                    "percentageOptions": [],
+                    "value": self._value_model(setting),
+                }
+            )
+        if flag.index % 4 == 2:
+            condition = {
+                "prerequisiteSettingId": prerequisite["settingId"],
+                "comparator": self.rng.choice(["equals", "doesNotEqual"]),
+                "prerequisiteComparisonValue": self._typed_value("boolean", True),
+            }
+            rules.append(
+                {
+                    "conditions": [no_condition | {"prerequisiteFlagCondition": condition}],
+                    "percentageOptions": [],
+                    "value": self._value_model(setting),
+                }
+            )
+        percentage_attribute = None
+        if flag.index % 4 == 3:
+            rules.append(
+                {
+                    "conditions": [self._user_condition()],
+                    "percentageOptions": self._percentage_options(setting),
+                    "value": None,
+                }
+            )
+            # Percentage options without a condition: ConfigCat's "everyone else" split.
+            rules.append(
+                {
+                    "conditions": [],
+                    "percentageOptions": self._percentage_options(setting),
+                    "value": None,
+                }
+            )
+            percentage_attribute = self.rng.choice([None, "Email", "Country"])
+        last_update = self._last_update(users)
+        return {
+            "lastVersionId": self.uuid(),
+            "defaultValue": self._value_model(setting),
+            "targetingRules": rules,
+            "setting": self._setting_data(flag, "v2"),
+            "updatedAt": last_update["updatedAt"],
+            "percentageEvaluationAttribute": percentage_attribute,
+            "lastUpdaterUserEmail": last_update["lastUpdaterUserEmail"],
+            "lastUpdaterUserFullName": last_update["lastUpdaterUserFullName"],
+            "integrationLinks": flag.integration_links,
+            "settingTags": flag.setting_tags,
+            "settingIdsWherePrerequisite": [],
+            "changeRequestCount": 1 if self.chance(0.1) else 0,
+        }
+
+    @staticmethod
+    def _link_prerequisites(formulas: list[dict]) -> None:
+        by_id = {formula["setting"]["settingId"]: formula for formula in formulas}
+        for formula in formulas:
+            for rule in formula["targetingRules"]:
+                for condition in rule["conditions"]:
+                    if condition["prerequisiteFlagCondition"]:
+                        target = condition["prerequisiteFlagCondition"]["prerequisiteSettingId"]
+                        by_id[target]["settingIdsWherePrerequisite"].append(
+                            formula["setting"]["settingId"]
+                        )
+
+    def _count_segment_usage(self, product_id: str) -> None:
+        users_of: dict[str, set[int]] = {}
+        for config in self.account.configs[product_id]:
+            for environment in self.account.environments[product_id]:
+                key = (config["configId"], environment["environmentId"])
+                for value in self.account.setting_values[key]:
+                    setting_id = value["setting"]["settingId"]
+                    for rule in value.get("rolloutRules", []):
+                        if rule["segmentId"]:
+                            users_of.setdefault(rule["segmentId"], set()).add(setting_id)
+                    for rule in value.get("targetingRules", []):
+                        for condition in rule["conditions"]:
+                            if condition["segmentCondition"]:
+                                segment_id = condition["segmentCondition"]["segmentId"]
+                                users_of.setdefault(segment_id, set()).add(setting_id)
+        for segment in self.account.segments[product_id]:
+            segment["usage"] = len(users_of.get(segment["segmentId"], ()))
+
+    # -- secrets and hooks --------------------------------------------------------------------
+
+    def _sdk_key(self) -> str:
+        return f"configcat-sdk-1/{SECRET_MARKER}{self.token(13)}/{self.token(22)}"
+
+    def _webhook(self, product: dict, configs: list, environments: list, index: int) -> dict:
+        webhook_id = self.next_webhook_id
+        self.next_webhook_id += 1
+        config = self.rng.choice(configs)
+        environment = self.rng.choice(environments)
+        method = "post" if index % 2 == 0 else "get"
+        headers = [{"key": "X-Source", "value": "configcat", "isSecure": False}]
+        if index == 0:
+            headers.insert(
+                0, {"key": "Content-Type", "value": "application/json", "isSecure": False}
+            )
+            headers.append(
+                {
+                    "key": "Authorization",
+                    "value": f"Bearer {SECRET_MARKER}-{self.token(24)}",
+                    "isSecure": True,
+                }
+            )
+        webhook = {
+            "webhookId": webhook_id,
+            "url": f"https://hooks.example.com/configcat/{webhook_id}",
+            "httpMethod": method,
+            "content": (
+                '{"text":"##ConfigName## changed in ##EnvironmentName##"}'
+                if method == "post"
+                else None
+            ),
+            "webHookHeaders": headers,
+            "config": {"name": config["name"], "configId": config["configId"]},
+            "environment": {
+                "name": environment["name"],
+                "environmentId": environment["environmentId"],
+            },
+        }
+        self.account.webhooks_by_id[webhook_id] = webhook
+        self.account.webhook_signing_keys[webhook_id] = {
+            "key1": f"configcat_whsk_{SECRET_MARKER}_{self.token(32)}",
+            "key2": f"configcat_whsk_{SECRET_MARKER}_{self.token(32)}" if webhook_id % 2 else None,
+        }
+        return webhook
+
+    def _integration(self, product: dict, configs: list, environments: list, index: int) -> dict:
+        integration_type = INTEGRATION_TYPES[
+            (product["order"] * 2 + index) % len(INTEGRATION_TYPES)
+        ]
+
+        def secret(prefix: str) -> str:
+            return f"{prefix}-{SECRET_MARKER}-{self.token(24)}"
+
+        parameters = {
+            "dataDog": lambda: {"apikey": secret("dd")},
+            "slack": lambda: {
+                "incoming_webhook.url": f"https://hooks.slack.com/services/{secret('T0')}"
+            },
+            "amplitude": lambda: {"apiKey": secret("amp"), "secretKey": secret("amp")},
+            "mixPanel": lambda: {"serviceAccountSecret": secret("mp")},
+            "segment": lambda: {"writeKey": secret("seg")},
+            "pubNub": lambda: {"pubKey": secret("pub-c"), "subKey": secret("sub-c")},
+        }[integration_type]()
+        some_environments = self.rng.sample(environments, self.rng.randint(1, len(environments)))
+        return {
+            "product": product,
+            "integrationId": self.uuid(),
+            "name": f"{integration_type} for {product['name']}",
+            "integrationType": integration_type,
+            "parameters": parameters,
+            # Empty means "all", as in ConfigCat.
+            "environmentIds": (
+                [] if index == 0 else [e["environmentId"] for e in some_environments]
+            ),
+            "configIds": [] if index == 0 else [configs[0]["configId"]],
+        }
+
+    # -- people -------------------------------------------------------------------------------
+
+    def _organization_people(self, organization: dict, users: list, products: list) -> None:
+        account = self.account
+        organization_id = organization["organizationId"]
+        admin_count = self.rng.randint(1, 2)
+        admins, billing_managers = users[:admin_count], [users[-1]]
+        # The first admin is also a product member, as an admin who works on a product is.
+        members = [users[0], *users[admin_count:-1]]
+        permissions: dict[str, list[dict]] = {user["userId"]: [] for user in members}
+        for product in products:
+            product_id = product["productId"]
+            groups = account.permission_groups[product_id]
+            joined = [members[0], *self.rng.sample(members[1:], max(1, len(members[1:]) // 2))]
+            account.product_members[product_id] = []
+            for user in joined:
+                group = self.rng.choice(groups)
+                account.product_members[product_id].append(
+                    {
+                        "userId": user["userId"],
+                        "productId": product_id,
+                        "permissionGroupId": group["permissionGroupId"],
+                        "fullName": user["fullName"],
+                        "email": user["email"],
+                    }
+                )
+                permissions[user["userId"]].append(
+                    {
+                        "product": {"productId": product_id, "name": product["name"]},
+                        "permissionGroup": {
+                            "permissionGroupId": group["permissionGroupId"],
+                            "name": group["name"],
+                        },
+                    }
+                )
+            account.product_invitations[product_id] = [
+                self._invitation(product, groups) for _ in range(self.sizes.invitations)
+            ]
+        listed = {
+            "admins": [self._admin(user) for user in admins],
+            "billingManagers": [self._admin(user) for user in billing_managers],
+            "members": [
+                self._admin(user) | {"permissions": permissions[user["userId"]]}
+                for user in members
+                if permissions[user["userId"]]
+            ],
+        }
+        account.organization_members[organization_id] = listed
+        people = {user["userId"]: user for group in listed.values() for user in group}
+        account.organization_users[organization_id] = [
+            self._admin(user) for user in people.values()
+        ]
+        account.organization_invitations[organization_id] = [
+            {
+                "invitationId": invitation["invitationId"],
+                "email": invitation["email"],
+                "productId": product["productId"],
+                "productName": product["name"],
+                "permissionGroupId": invitation["permissionGroupId"],
+                "createdAt": invitation["createdAt"],
+                "expired": invitation["expired"],
+                "expires": iso(parse_iso(invitation["createdAt"]) + timedelta(days=14)),
+            }
+            for product in products
+            for invitation in account.product_invitations[product["productId"]]
+        ]
+
+    @staticmethod
+    def _admin(user: dict) -> dict:
+        return {key: user[key] for key in ("userId", "fullName", "email", "twoFactorEnabled")}
+
+    def _invitation(self, product: dict, groups: list) -> dict:
+        created = self.days_ago(1, 40)
+        first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
+        return {
+            "invitationId": self.uuid(),
+            "email": f"{first}.{last}@invited.example.org".lower(),
+            "permissionGroupId": self.rng.choice(groups)["permissionGroupId"],
+            "createdAt": iso(created),
+            "expired": created + timedelta(days=14) <= BASE_DATE,
+        }
+
+    # -- audit log ----------------------------------------------------------------------------
+
+    def _audit_moments(self) -> list[datetime]:
+        """Whole-second moments in the 120 days before the base date, oldest first.
+
+        Some fall exactly on midnight and some are shared by several events (a bulk change),
+        so tests can probe inclusive/exclusive window edges and stable ordering on ties.
+        """
+        total = self.sizes.audit_events_per_organization
+        moments = []
+        while len(moments) < total:
+            roll = self.rng.random()
+            if roll < 0.05:
+                moment = BASE_DATE - timedelta(days=self.rng.randrange(1, 120))
+            else:
+                moment = self.days_ago(0, 120)
+            repeat = self.rng.randint(2, 4) if roll > 0.95 else 1
+            moments += [moment] * min(repeat, total - len(moments))
+        return sorted(moments)
+
+    def _audit_log(self, organization: dict) -> None:
+        account = self.account
+        organization_id = organization["organizationId"]
+        products = [p for p in account.products if p["organization"] is organization]
+        users = self.users[organization_id]
+        kinds = [kind for kind, _ in AUDIT_WEIGHTS]
+        weights = [weight for _, weight in AUDIT_WEIGHTS]
+        for moment in self._audit_moments():
+            kind = self.rng.choices(kinds, weights)[0]
+            product = self.rng.choice(products)
+            product_id = product["productId"]
+            config = self.rng.choice(account.configs[product_id])
+            environment = self.rng.choice(account.environments[product_id])
+            setting = self.rng.choice(account.settings[config["configId"]])
+            scope: dict[str, str | None] = {
+                "productId": product_id,
+                "configId": None,
+                "environmentId": None,
+            }
+            where = product["name"]
+            target = product["name"]
+            details: dict[str, Any] = {"productId": product_id}
+            if kind in ("settingValueChanged", "webHookChanged"):
+                scope |= {
+                    "configId": config["configId"],
+                    "environmentId": environment["environmentId"],
+                }
+                where = f"{product['name']} / {config['name']} / {environment['name']}"
+                target = setting["key"]
+                details = {"settingKey": setting["key"], "environment": environment["name"]}
+            elif kind.startswith("setting") or kind in ("configChanged", "changeRequestCreated"):
+                scope["configId"] = config["configId"]
+                where = f"{product['name']} / {config['name']}"
+                target = setting["key"] if kind != "configChanged" else config["name"]
+                details = {"configId": config["configId"], "settingKey": setting["key"]}
+            elif kind == "environmentChanged":
+                scope["environmentId"] = environment["environmentId"]
+                where = f"{product['name']} / {environment['name']}"
+                target = environment["name"]
+            elif kind == "organizationChanged":
+                scope["productId"] = None
+                where = target = organization["name"]
+                details = {"organizationId": organization_id}
+            user = self.rng.choice(users)
+            item = account._new_audit_item(
+                at=moment,
+                audit_type=kind,
+                user=user,
+                where=where,
+                action_target=target,
+                details=details,
+                why=self.rng.choice([None, None, "Release 4.2", "Customer request"]),
+            )
+            if self.chance(0.05):
+                item["userEmail"] = None
+            account.audit_logs[organization_id].append(item)
+            account.audit_log_scopes[item["auditLogId"]] = scope
