@@ -1,0 +1,50 @@
+"""Run the emulator until killed: `python -m emulator --port 8089 --seed 1 --scale small`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from .data import AUDIT_LOG_RETENTION_DAYS, SCALES
+from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
+    parser.add_argument("--latency-ms", type=int, default=0)
+    parser.add_argument("--rate-limit", type=int, default=0, help="requests per second; 0 = off")
+    parser.add_argument("--username", default=DEFAULT_USERNAME)
+    parser.add_argument("--password", default=DEFAULT_PASSWORD)
+    parser.add_argument(
+        "--fail-first", type=int, default=0, help="answer the first N requests with 429"
+    )
+    parser.add_argument("--audit-log-retention-days", type=int, default=AUDIT_LOG_RETENTION_DAYS)
+    args = parser.parse_args(argv)
+
+    server = EmulatorServer(
+        seed=args.seed,
+        scale=args.scale,
+        host=args.host,
+        port=args.port,
+        username=args.username,
+        password=args.password,
+        latency_ms=args.latency_ms,
+        rate_limit_per_second=args.rate_limit,
+        fail_first=args.fail_first,
+        audit_log_retention_days=args.audit_log_retention_days,
+    )
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    with server:
+        print(f"ConfigCat emulator listening on {server.url} (user={args.username})", flush=True)
+        stopped.wait()
+
+
+if __name__ == "__main__":
+    main()
