@@ -1,0 +1,25 @@
+import pytest
+
+from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
+
+
+def emulator_config(server: EmulatorServer, **overrides) -> dict:
+    return {
+        "username": DEFAULT_USERNAME,
+        "password": DEFAULT_PASSWORD,
+        "base_url": server.url,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def emulator():
+    """A fresh emulator (seed 1, small) for tests that change or count what it serves."""
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def isolated_request_cache(tmp_path, monkeypatch):
+    """The CDK caches parent responses on disk; keep each test's cache to itself."""
+    monkeypatch.setenv("REQUEST_CACHE_PATH", str(tmp_path / "request-cache"))

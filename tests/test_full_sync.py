@@ -1,0 +1,169 @@
+"""A full sync of every stream with the stock runtime against the emulator, at several seeds.
+
+Expected records are computed from the emulator's account, never copied from a sync.
+"""
+
+import json
+from collections import Counter
+
+import jsonschema
+import pytest
+
+from emulator import DEFAULT_PASSWORD, EmulatorServer
+from emulator.data import Account
+from tests.conftest import emulator_config
+from tooling import runtime
+
+SEEDS = (1, 2, 3)
+MANIFEST = runtime.manifest()
+
+
+def expected_records(account: Account) -> dict[str, int]:
+    products = [product["productId"] for product in account.products]
+
+    def per_product(lists: dict) -> int:
+        return sum(len(lists[product]) for product in products)
+
+    members = account.organization_members.values()
+    return {
+        "organizations": len(account.organizations),
+        "organization_members": sum(
+            len(m["admins"]) + len(m["billingManagers"]) + len(m["members"]) for m in members
+        ),
+        "organization_invitations": sum(map(len, account.organization_invitations.values())),
+        "products": len(products),
+        "tags": per_product(account.tags),
+        "environments": per_product(account.environments),
+        "configs": per_product(account.configs),
+        "feature_flags": sum(map(len, account.settings.values())),
+        "feature_flag_values": sum(map(len, account.setting_values.values())),
+        "segments": per_product(account.segments),
+        "permission_groups": per_product(account.permission_groups),
+        "product_members": per_product(account.product_members),
+        "webhooks": per_product(account.webhooks),
+        "integrations": per_product(account.integrations),
+        "stale_flags": sum(
+            len(config["settings"])
+            for product in products
+            for config in account.stale_flags(product)["configs"]
+        ),
+        "audit_logs": sum(map(len, account.audit_logs.values())),
+    }
+
+
+def undeclared_fields(value, schema, path="") -> list[str]:
+    """Paths in `value` that `schema` does not declare (additionalProperties aside)."""
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        missing = []
+        for key, item in value.items():
+            if key in properties:
+                missing += undeclared_fields(item, properties[key], f"{path}.{key}")
+            elif not isinstance(schema.get("additionalProperties"), dict):
+                missing.append(f"{path}.{key}")
+        return missing
+    if isinstance(value, list):
+        return [p for item in value for p in undeclared_fields(item, schema.get("items", {}), path)]
+    return []
+
+
+@pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"seed{seed}")
+def synced(request):
+    with EmulatorServer(seed=request.param) as server:
+        result = runtime.run("read", emulator_config(server), configured_catalog=runtime.catalog())
+        yield server, result
+
+
+def test_sync_succeeds(synced):
+    _, result = synced
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.errors == []
+
+
+def test_every_record_is_delivered_once(synced):
+    server, result = synced
+    counts = {name: len(result.records.get(name, [])) for name in runtime.stream_names()}
+    assert counts == expected_records(server.account)
+    for name, stream in MANIFEST["definitions"]["streams"].items():
+        keys = Counter(
+            tuple(record[field] for field in stream["primary_key"])
+            for record in result.records.get(name, [])
+        )
+        assert [key for key, count in keys.items() if count > 1] == [], name
+
+
+@pytest.mark.parametrize("stream", runtime.stream_names())
+def test_records_validate_against_their_schema(synced, stream):
+    _, result = synced
+    validator = jsonschema.Draft7Validator(MANIFEST["schemas"][stream])
+    for record in result.records[stream]:
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(record)]
+        assert errors == [], json.dumps(record)[:500]
+
+
+@pytest.mark.parametrize("stream", runtime.stream_names())
+def test_every_field_the_api_returns_is_in_the_schema(synced, stream):
+    _, result = synced
+    schema = MANIFEST["schemas"][stream]
+    undeclared = {p for r in result.records[stream] for p in undeclared_fields(r, schema)}
+    assert undeclared == set()
+
+
+def test_no_request_is_answered_with_an_error(synced):
+    server, _ = synced
+    failed = [(e.path, e.status) for e in server.request_log if e.status >= 400]
+    assert failed == []
+    assert all(entry.template for entry in server.request_log)
+
+
+def test_flag_values_are_read_from_the_endpoint_of_the_configs_evaluation_version(synced):
+    server, result = synced
+    account = server.account
+    for record in result.records["feature_flag_values"]:
+        config = account.configs_by_id[record["configId"]]
+        assert record["evaluationVersion"] == config["evaluationVersion"]
+        environment = account.environments_by_id[record["environmentId"]]
+        assert environment["product"]["productId"] == config["product"]["productId"]
+        assert record["productId"] == config["product"]["productId"]
+        if config["evaluationVersion"] == "v1":
+            assert "value" in record and "defaultValue" not in record
+        else:
+            assert "defaultValue" in record and "value" not in record
+
+
+def test_members_are_listed_once_per_role(synced):
+    server, result = synced
+    expected = set()
+    for organization_id, members in server.account.organization_members.items():
+        for role, people in (
+            ("admin", members["admins"]),
+            ("billingManager", members["billingManagers"]),
+            ("member", members["members"]),
+        ):
+            expected |= {(organization_id, role, person["userId"]) for person in people}
+    synced_keys = {
+        (r["organizationId"], r["role"], r["userId"]) for r in result.records["organization_members"]
+    }
+    assert synced_keys == expected
+    for record in result.records["organization_members"]:
+        assert ("permissions" in record) == (record["role"] == "member")
+
+
+def test_no_secret_appears_in_the_output(synced):
+    server, result = synced
+    output = result.stdout + result.stderr
+    secrets = [*server.account.secrets(), DEFAULT_PASSWORD]
+    assert len(secrets) > 10
+    assert [secret for secret in secrets if secret in output] == []
+
+
+def test_secret_values_are_synced_as_null_but_their_names_are_kept(synced):
+    server, result = synced
+    headers = [h for w in result.records["webhooks"] for h in w["webHookHeaders"]]
+    assert {h["isSecure"] for h in headers} == {True, False}
+    for header in headers:
+        assert (header["value"] is None) == header["isSecure"]
+    with_parameters = [i for i in result.records["integrations"] if i.get("parameters")]
+    assert with_parameters
+    for integration in with_parameters:
+        assert set(integration["parameters"].values()) == {None}
