@@ -142,7 +142,8 @@ def test_members_are_listed_once_per_role(synced):
         ):
             expected |= {(organization_id, role, person["userId"]) for person in people}
     synced_keys = {
-        (r["organizationId"], r["role"], r["userId"]) for r in result.records["organization_members"]
+        (r["organizationId"], r["role"], r["userId"])
+        for r in result.records["organization_members"]
     }
     assert synced_keys == expected
     for record in result.records["organization_members"]:
