@@ -84,7 +84,10 @@ def not_found() -> ApiError:
 
 
 class Api:
-    """The GET endpoints, each a method named in ROUTES taking the path parameters and query."""
+    """The GET endpoints, each a method named in ROUTES taking the query and path parameters.
+
+    Path parameters keep the API's camelCase names, so routes can pass them as keywords.
+    """
 
     def __init__(self, account: Account, audit_log_retention_days: int) -> None:
         self.account = account
@@ -122,24 +125,24 @@ class Api:
     def products(self, query: dict) -> Any:
         return self.account.products
 
-    def product(self, query: dict, productId: str) -> Any:  # noqa: N803 - the API's own name
+    def product(self, query: dict, productId: str) -> Any:
         return self._product(productId)
 
     # per organization
 
-    def organization_members(self, query: dict, organizationId: str) -> Any:  # noqa: N803
+    def organization_members(self, query: dict, organizationId: str) -> Any:
         self._organization(organizationId)
         return self.account.organization_members[organizationId]
 
-    def organization_members_v1(self, query: dict, organizationId: str) -> Any:  # noqa: N803
+    def organization_members_v1(self, query: dict, organizationId: str) -> Any:
         self._organization(organizationId)
         return self.account.organization_users[organizationId]
 
-    def organization_invitations(self, query: dict, organizationId: str) -> Any:  # noqa: N803
+    def organization_invitations(self, query: dict, organizationId: str) -> Any:
         self._organization(organizationId)
         return self.account.organization_invitations[organizationId]
 
-    def organization_audit_logs(self, query: dict, organizationId: str) -> Any:  # noqa: N803
+    def organization_audit_logs(self, query: dict, organizationId: str) -> Any:
         self._organization(organizationId)
         page_number = _int_param(query, "pageNumber", default=1, low=1, high=INT32_MAX)
         page_size = _int_param(query, "pageSize", default=100, low=1, high=100)
@@ -198,43 +201,43 @@ class Api:
 
     # per product
 
-    def configs(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def configs(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.configs[productId]
 
-    def environments(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def environments(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.environments[productId]
 
-    def tags(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def tags(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.tags[productId]
 
-    def segments(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def segments(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.segments[productId]
 
-    def permission_groups(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def permission_groups(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.permission_groups[productId]
 
-    def product_members(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def product_members(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.product_members[productId]
 
-    def product_invitations(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def product_invitations(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.product_invitations[productId]
 
-    def webhooks(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def webhooks(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return self.account.webhooks[productId]
 
-    def integrations(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def integrations(self, query: dict, productId: str) -> Any:
         self._product(productId)
         return {"integrations": self.account.integrations[productId]}
 
-    def stale_flags(self, query: dict, productId: str) -> Any:  # noqa: N803
+    def stale_flags(self, query: dict, productId: str) -> Any:
         self._product(productId)
         age = _int_param(query, "staleFlagAgeDays", default=30, low=7, high=90)
         scope = _enum_param(query, "scope", ("all", "watchedByMe"))
@@ -264,16 +267,16 @@ class Api:
 
     # per config
 
-    def settings(self, query: dict, configId: str) -> Any:  # noqa: N803
+    def settings(self, query: dict, configId: str) -> Any:
         if configId not in self.account.configs_by_id:
             raise not_found()
         return self.account.settings[configId]
 
-    def sdk_keys(self, query: dict, configId: str, environmentId: str) -> Any:  # noqa: N803
+    def sdk_keys(self, query: dict, configId: str, environmentId: str) -> Any:
         self._config_and_environment(configId, environmentId)
         return self.account.sdk_keys[(configId, environmentId)]
 
-    def values_v1(self, query: dict, configId: str, environmentId: str) -> Any:  # noqa: N803
+    def values_v1(self, query: dict, configId: str, environmentId: str) -> Any:
         config, environment = self._values_of(V1_VALUES, configId, environmentId)
         return {
             "config": config,
@@ -283,7 +286,7 @@ class Api:
             "featureFlagLimitations": self._limitations(config),
         }
 
-    def values_v2(self, query: dict, configId: str, environmentId: str) -> Any:  # noqa: N803
+    def values_v2(self, query: dict, configId: str, environmentId: str) -> Any:
         config, environment = self._values_of(V2_VALUES, configId, environmentId)
         return {
             "config": config,
@@ -313,7 +316,7 @@ class Api:
 
     # per webhook
 
-    def webhook_signing_keys(self, query: dict, webhookId: str) -> Any:  # noqa: N803
+    def webhook_signing_keys(self, query: dict, webhookId: str) -> Any:
         if not re.fullmatch(r"\d{1,10}", webhookId):
             raise not_found()
         try:
@@ -480,7 +483,10 @@ class EmulatorServer:
         self._httpd.emulator = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="configcat-emulator", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="configcat-emulator",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -618,17 +624,21 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "ConfigCatEmulator/1.0"
     server: _HttpServer
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._handle()
 
-    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET  # noqa: N815
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the emulator keeps its own request log."""
 
     def _handle(self) -> None:
         emulator = self.server.emulator
         arrived = time.time()
+        if self.command != "GET":
+            # The body of a refused write is never read; closing keeps it from being parsed
+            # as the next request on this connection.
+            self.close_connection = True
         target = urlsplit(self.path)
         query = parse_qs(target.query, keep_blank_values=True)
         template, params = match_route(target.path)
