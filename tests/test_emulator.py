@@ -1,0 +1,917 @@
+"""The emulator itself: data it holds, shapes it serves, errors, paging, rate limits and faults.
+
+Expected values are computed from the account's plain structures, independently of the code
+paths that serve them, so a wrong answer from the server fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+
+from emulator import (
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+    SECRET_MARKER,
+    EmulatorServer,
+    FaultRule,
+    build_account,
+)
+from emulator.data import AUDIT_LOG_TYPES, BASE_DATE, iso
+from emulator.server import ROUTES
+from tooling.openapi import strict_response_schema
+
+REPO = Path(__file__).resolve().parent.parent
+AUTH = (DEFAULT_USERNAME, DEFAULT_PASSWORD)
+ORG_AUDIT = "/v2/organizations/{organizationId}/auditlogs"
+ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A shared emulator for tests that only read."""
+    with EmulatorServer() as shared:
+        yield shared
+
+
+@pytest.fixture
+def fresh():
+    """An emulator of its own for tests that add faults, events or change knobs."""
+    with EmulatorServer() as own:
+        yield own
+
+
+def get(server: EmulatorServer, path: str, auth=AUTH, **params) -> requests.Response:
+    return requests.get(server.url + path, params=params, auth=auth, timeout=10)
+
+
+def fill(template: str, **ids) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), template)
+
+
+def served_paths(account) -> list[tuple[str, str, dict]]:
+    """(template, path, query) for every entity of the account, one per endpoint use."""
+    paths = [("/v1/me", "/v1/me", {}), ("/v1/organizations", "/v1/organizations", {})]
+    paths.append(("/v1/products", "/v1/products", {}))
+    for organization in account.organizations:
+        for template in (
+            "/v2/organizations/{organizationId}/members",
+            "/v1/organizations/{organizationId}/members",
+            "/v1/organizations/{organizationId}/invitations",
+            ORG_AUDIT,
+        ):
+            path = fill(template, organizationId=organization["organizationId"])
+            paths.append((template, path, {}))
+        window = {
+            "fromUtcDateTime": "2026-10-02T00:00:00Z",
+            "toUtcDateTime": "2026-11-01T00:00:00Z",
+        }
+        paths.append((ORG_AUDIT, path, window))
+    for product in account.products:
+        product_id = product["productId"]
+        for template in ROUTES:
+            if template.startswith("/v1/products/{productId}"):
+                paths.append((template, fill(template, productId=product_id), {}))
+        for config in account.configs[product_id]:
+            config_id = config["configId"]
+            template = "/v1/configs/{configId}/settings"
+            paths.append((template, fill(template, configId=config_id), {}))
+            for environment in account.environments[product_id]:
+                ids = {"configId": config_id, "environmentId": environment["environmentId"]}
+                template = "/v1/configs/{configId}/environments/{environmentId}"
+                paths.append((template, fill(template, **ids), {}))
+                template = account.values_template(config_id)
+                paths.append((template, fill(template, **ids), {}))
+        for webhook in account.webhooks[product_id]:
+            template = "/v1/webhooks/{webhookId}/keys"
+            paths.append((template, fill(template, webhookId=webhook["webhookId"]), {}))
+    return paths
+
+
+def format_checker() -> jsonschema.FormatChecker:
+    """uuid as jsonschema checks it, plus the formats it leaves unchecked by default."""
+    checker = jsonschema.FormatChecker()
+
+    @checker.checks("date-time")
+    def is_date_time(value) -> bool:
+        return not isinstance(value, str) or bool(ISO_Z.match(value))
+
+    @checker.checks("int32")
+    def is_int32(value) -> bool:
+        return not isinstance(value, int) or -(2**31) <= value < 2**31
+
+    @checker.checks("int64")
+    def is_int64(value) -> bool:
+        return not isinstance(value, int) or -(2**63) <= value < 2**63
+
+    return checker
+
+
+# -- the seeded data ------------------------------------------------------------------------------
+
+
+def test_small_account_holds_what_the_tests_rely_on():
+    account = build_account()
+    assert len(account.organizations) == 2
+    products_per_org = Counter(p["organization"]["organizationId"] for p in account.products)
+    assert sorted(products_per_org.values()) == [1, 2]
+    for product in account.products:
+        product_id = product["productId"]
+        assert 2 <= len(account.environments[product_id]) <= 3
+        configs = account.configs[product_id]
+        assert 2 <= len(configs) <= 3
+        assert {c["evaluationVersion"] for c in configs} == {"v1", "v2"}
+        for config in configs:
+            settings = account.settings[config["configId"]]
+            assert 3 <= len(settings) <= 6
+            assert {s["settingType"] for s in settings} == {"boolean", "string", "int", "double"}
+        assert len(account.permission_groups[product_id]) >= 2
+        for group in account.permission_groups[product_id]:
+            environment_ids = [e["environmentId"] for e in account.environments[product_id]]
+            assert [a["environmentId"] for a in group["environmentAccesses"]] == environment_ids
+            approvals = group["environmentApprovalPermissions"]
+            assert [a["environmentId"] for a in approvals] == environment_ids
+    settings = [s for product_settings in account.settings.values() for s in product_settings]
+    assert any(s["isJson"] and s["settingType"] == "string" for s in settings)
+    assert any(
+        s["predefinedVariations"]
+        and account.configs_by_id[s["configId"]]["evaluationVersion"] == "v2"
+        for s in settings
+    )
+    assert any(s["tags"] for s in settings)
+
+    values = [v for vs in account.setting_values.values() for v in vs]
+    rules = [r for v in values for r in v.get("rolloutRules", [])]
+    assert any(r["segmentId"] for r in rules) and any(r["comparator"] for r in rules)
+    assert any(v.get("rolloutPercentageItems") for v in values)
+    conditions = [c for v in values for r in v.get("targetingRules", []) for c in r["conditions"]]
+    for kind in ("userCondition", "segmentCondition", "prerequisiteFlagCondition"):
+        assert any(c[kind] for c in conditions), kind
+    assert all(sum(c[k] is not None for k in c) == 1 for c in conditions)
+    assert any(r["percentageOptions"] for v in values for r in v.get("targetingRules", []))
+    assert any(v.get("percentageEvaluationAttribute") for v in values)
+
+    headers = [h for ws in account.webhooks.values() for w in ws for h in w["webHookHeaders"]]
+    assert {h["isSecure"] for h in headers} == {True, False}
+    for organization_id, members in account.organization_members.items():
+        assert members["admins"] and members["billingManagers"]
+        admin_ids = {a["userId"] for a in members["admins"]}
+        assert admin_ids & {m["userId"] for m in members["members"]}
+        assert account.organization_invitations[organization_id]
+
+    for items in account.audit_logs.values():
+        assert 200 <= len(items) <= 300
+        times = Counter(item["auditLogDateTime"] for item in items)
+        assert max(times.values()) >= 2, "some events share a timestamp"
+        assert any(t.endswith("T00:00:00Z") for t in times), "some events fall on midnight"
+        assert all(BASE_DATE - timedelta(days=120) <= datetime.fromisoformat(t) for t in times)
+        assert {item["auditLogTypeEnum"] for item in items} <= set(AUDIT_LOG_TYPES)
+
+
+@pytest.mark.parametrize("scale, products", [("medium", 20), ("large", 200)])
+def test_bigger_scales(scale, products):
+    account = build_account(scale=scale)
+    assert len(account.organizations) == 2
+    assert len(account.products) == products
+    for product in account.products:
+        assert len(account.environments[product["productId"]]) == 4
+        configs = account.configs[product["productId"]]
+        assert len(configs) == 3
+        assert {c["evaluationVersion"] for c in configs} == {"v1", "v2"}
+        assert all(len(account.settings[c["configId"]]) == 25 for c in configs)
+
+
+def test_every_secret_carries_the_marker_and_all_kinds_are_listed():
+    account = build_account()
+    secrets = account.secrets()
+    assert secrets and all(SECRET_MARKER in secret for secret in secrets)
+    assert len(set(secrets)) == len(secrets)
+    expected = [k["primary"] for k in account.sdk_keys.values()]
+    expected += [k["key1"] for k in account.webhook_signing_keys.values()]
+    expected += [
+        h["value"]
+        for ws in account.webhooks.values()
+        for w in ws
+        for h in w["webHookHeaders"]
+        if h["isSecure"]
+    ]
+    expected += [
+        value
+        for i in account.integrations.values()
+        for x in i
+        for value in x["parameters"].values()
+    ]
+    assert set(expected) <= set(secrets)
+    # Nothing that is not a secret carries the marker.
+    non_secret = {"/v1/products": account.products, "settings": account.settings}
+    assert SECRET_MARKER not in json.dumps(non_secret, default=str)
+
+
+def test_same_seed_same_bytes_and_another_seed_other_data():
+    paths = [path for _, path, query in served_paths(build_account()) if not query]
+    with EmulatorServer(seed=1) as first, EmulatorServer(seed=1) as second:
+        for path in paths:
+            assert get(first, path).content == get(second, path).content, path
+        with EmulatorServer(seed=2) as other:
+            assert get(other, "/v1/products").content != get(first, "/v1/products").content
+
+
+def test_different_seed_changes_ids_names_and_values():
+    one, two = build_account(seed=1), build_account(seed=2)
+    assert [p["productId"] for p in one.products] != [p["productId"] for p in two.products]
+    assert list(one.setting_values.values()) != list(two.setting_values.values())
+    assert one.secrets() != two.secrets()
+
+
+# -- shapes -------------------------------------------------------------------------------------
+
+
+def test_every_route_is_exercised_by_the_schema_check():
+    assert {template for template, _, _ in served_paths(build_account())} == set(ROUTES)
+
+
+@pytest.mark.parametrize("template", sorted(ROUTES))
+def test_responses_match_the_openapi_document_exactly(server, template):
+    validator = jsonschema.Draft7Validator(
+        strict_response_schema(template), format_checker=format_checker()
+    )
+    checked = 0
+    for path_template, path, query in served_paths(server.account):
+        if path_template != template:
+            continue
+        response = get(server, path, **query)
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+        errors = [
+            f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(response.json())
+        ]
+        assert not errors, (path, errors[:5])
+        checked += 1
+    assert checked
+
+
+def test_values_envelopes_carry_their_config_and_environment(server):
+    account = server.account
+    for (config_id, environment_id), values in account.setting_values.items():
+        template = account.values_template(config_id)
+        body = get(server, fill(template, configId=config_id, environmentId=environment_id)).json()
+        assert body["config"]["configId"] == config_id
+        assert body["environment"]["environmentId"] == environment_id
+        listed = body["settingValues"] if template.startswith("/v1") else body["settingFormulas"]
+        assert [v["setting"]["settingId"] for v in listed] == [
+            s["settingId"] for s in account.settings[config_id]
+        ]
+        assert len(listed) == len(values)
+
+
+# -- auth and errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/me", "/v1/products", "/no/such/path"])
+def test_missing_credentials_get_401(server, path):
+    response = get(server, path, auth=None)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert response.json()
+
+
+def test_wrong_credentials_get_401_without_echo(server):
+    sent_user, sent_password = "probe-user-7c1d", "probe-password-93ab"
+    for auth in [(sent_user, sent_password), (DEFAULT_USERNAME, sent_password)]:
+        response = get(server, "/v1/me", auth=auth)
+        assert response.status_code == 401
+        echoed = response.text + json.dumps(dict(response.headers))
+        assert sent_user not in echoed and sent_password not in echoed
+    garbage = requests.get(
+        server.url + "/v1/me", headers={"Authorization": "Basic !!not-base64!!"}, timeout=10
+    )
+    assert garbage.status_code == 401
+    assert "not-base64" not in garbage.text
+
+
+def test_unknown_ids_and_paths_get_404(server):
+    account = server.account
+    product_a, product_b = account.products[0], account.products[-1]
+    config_a = account.configs[product_a["productId"]][0]
+    foreign_environment = account.environments[product_b["productId"]][0]
+    unknown = "00000000-0000-4000-8000-000000000000"
+    for path in [
+        f"/v1/products/{unknown}",
+        f"/v1/products/{unknown}/tags",
+        f"/v1/products/{unknown}/staleflags",
+        f"/v2/organizations/{unknown}/members",
+        f"/v2/organizations/{unknown}/auditlogs",
+        f"/v1/configs/{unknown}/settings",
+        f"/v1/configs/{config_a['configId']}/environments/{unknown}",
+        f"/v1/configs/{config_a['configId']}/environments/{foreign_environment['environmentId']}",
+        fill(
+            account.values_template(config_a["configId"]),
+            configId=config_a["configId"],
+            environmentId=foreign_environment["environmentId"],
+        ),
+        "/v1/webhooks/999999/keys",
+        "/v1/webhooks/not-a-number/keys",
+        "/v1/products/not-a-uuid",
+        "/v1/nothing-here",
+        "/v1/products/",
+    ]:
+        response = get(server, path)
+        assert response.status_code == 404, path
+        assert response.json()
+
+
+def test_writes_get_405(server):
+    response = requests.post(server.url + "/v1/products", auth=AUTH, json={}, timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET"
+
+
+def test_values_of_the_other_evaluation_version_get_400(server):
+    account = server.account
+    for config_id, config in account.configs_by_id.items():
+        environment = account.environments[config["product"]["productId"]][0]
+        other = "v2" if config["evaluationVersion"] == "v1" else "v1"
+        path = f"/{other}/configs/{config_id}/environments/{environment['environmentId']}/values"
+        response = get(server, path)
+        assert response.status_code == 400, path
+        body = response.json()
+        assert all(isinstance(messages, list) for messages in body.values())
+
+
+@pytest.mark.parametrize("age", ["6", "91", "0", "abc", "30.5"])
+def test_stale_flag_age_out_of_range_gets_400(server, age):
+    product_id = server.account.products[0]["productId"]
+    response = get(server, f"/v1/products/{product_id}/staleflags", staleFlagAgeDays=age)
+    assert response.status_code == 400
+    assert "staleFlagAgeDays" in response.json()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"pageSize": "101"},
+        {"pageSize": "0"},
+        {"pageNumber": "0"},
+        {"pageNumber": "x"},
+        {"fromUtcDateTime": "2026-09-01T00:00:00Z", "toUtcDateTime": "2026-10-01T00:00:01Z"},
+        {"fromUtcDateTime": "2026-10-02T00:00:00Z", "toUtcDateTime": "2026-10-01T00:00:00Z"},
+        {"fromUtcDateTime": "yesterday"},
+        {"auditLogType": "notAType"},
+        {"productId": "not-a-uuid"},
+    ],
+)
+def test_bad_audit_log_queries_get_400(server, query):
+    organization_id = server.account.organizations[0]["organizationId"]
+    response = get(server, fill(ORG_AUDIT, organizationId=organization_id), **query)
+    assert response.status_code == 400, response.text
+
+
+def test_a_window_of_exactly_30_days_is_allowed(server):
+    organization_id = server.account.organizations[0]["organizationId"]
+    response = get(
+        server,
+        fill(ORG_AUDIT, organizationId=organization_id),
+        fromUtcDateTime="2026-09-01T00:00:00Z",
+        toUtcDateTime="2026-10-01T00:00:00Z",
+    )
+    assert response.status_code == 200
+
+
+# -- audit logs ---------------------------------------------------------------------------------
+
+
+def in_window(account, organization_id, start: datetime, end: datetime) -> list[dict]:
+    """The account's items in [start, end), computed without the server's query code."""
+    return [
+        item
+        for item in account.audit_logs[organization_id]
+        if start <= datetime.fromisoformat(item["auditLogDateTime"]) < end
+    ]
+
+
+def read_all_pages(server, organization_id, **query) -> tuple[list[dict], list[dict]]:
+    items, pagings, page = [], [], 1
+    while True:
+        response = get(
+            server, fill(ORG_AUDIT, organizationId=organization_id), pageNumber=page, **query
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["data"]
+        pagings.append(body["paging"])
+        if not body["paging"]["hasNext"]:
+            return items, pagings
+        page += 1
+
+
+def test_paging_walks_every_item_once_newest_first(server):
+    account = server.account
+    organization_id = account.organizations[0]["organizationId"]
+    start, end = BASE_DATE - timedelta(days=30), BASE_DATE
+    window = {"fromUtcDateTime": iso(start), "toUtcDateTime": iso(end), "pageSize": 7}
+    items, pagings = read_all_pages(server, organization_id, **window)
+
+    expected = in_window(account, organization_id, start, end)
+    assert len(expected) > 14
+    total = len(expected)
+    assert sorted(i["auditLogId"] for i in items) == sorted(i["auditLogId"] for i in expected)
+    assert len({i["auditLogId"] for i in items}) == len(items) == total
+    keys = [(i["auditLogDateTime"], i["auditLogId"]) for i in items]
+    assert keys == sorted(keys, reverse=True)
+    for number, paging in enumerate(pagings, start=1):
+        assert paging == {
+            "currentPage": number,
+            "totalPages": math.ceil(total / 7),
+            "pageSize": 7,
+            "totalCount": total,
+            "hasPrevious": number > 1,
+            "hasNext": number < math.ceil(total / 7),
+        }
+    assert all(len(p) == 7 for p in _chunks(items, 7)[:-1])
+
+    beyond = get(
+        server,
+        fill(ORG_AUDIT, organizationId=organization_id),
+        pageNumber=len(pagings) + 1,
+        **window,
+    ).json()
+    assert beyond["data"] == []
+    assert beyond["paging"]["hasNext"] is False and beyond["paging"]["hasPrevious"] is True
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def test_default_page_size_is_100_and_empty_windows_have_no_pages(server):
+    organization_id = server.account.organizations[0]["organizationId"]
+    path = fill(ORG_AUDIT, organizationId=organization_id)
+    body = get(
+        server, path, fromUtcDateTime="2026-09-01T00:00:00Z", toUtcDateTime="2026-10-01T00:00:00Z"
+    ).json()
+    assert body["paging"]["pageSize"] == 100
+    assert len(body["data"]) == min(100, body["paging"]["totalCount"])
+    empty = get(
+        server, path, fromUtcDateTime="2027-01-01T00:00:00Z", toUtcDateTime="2027-01-02T00:00:00Z"
+    ).json()
+    assert empty["data"] == []
+    assert empty["paging"]["totalCount"] == 0 and empty["paging"]["totalPages"] == 0
+    assert empty["paging"]["hasNext"] is False
+
+
+def test_from_is_inclusive_and_to_is_exclusive_at_shared_timestamps(server):
+    account = server.account
+    organization_id = account.organizations[0]["organizationId"]
+    path = fill(ORG_AUDIT, organizationId=organization_id)
+    shared = Counter(i["auditLogDateTime"] for i in account.audit_logs[organization_id])
+    stamp, count = shared.most_common(1)[0]
+    assert count >= 2
+    moment = datetime.fromisoformat(stamp)
+
+    def ids(start: str, end: str) -> set[int]:
+        body = get(server, path, fromUtcDateTime=start, toUtcDateTime=end).json()
+        assert body["paging"]["totalPages"] <= 1
+        return {i["auditLogId"] for i in body["data"]}
+
+    at_stamp = {
+        i["auditLogId"]
+        for i in account.audit_logs[organization_id]
+        if i["auditLogDateTime"] == stamp
+    }
+    one_second_later = iso(moment + timedelta(seconds=1))
+    assert ids(stamp, one_second_later) == at_stamp
+    assert not ids(iso(moment - timedelta(days=1)), stamp) & at_stamp
+    assert at_stamp <= ids(iso(moment - timedelta(days=1)), one_second_later)
+    # Other spellings of the same instant select the same items.
+    no_zone = stamp.removesuffix("Z")
+    plus_two = (moment + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S") + "+02:00"
+    fraction = stamp.replace("Z", ".000Z")
+    for spelling in (no_zone, plus_two, fraction):
+        assert ids(spelling, one_second_later) == at_stamp, spelling
+    # Half a second after the stamp already excludes it.
+    assert not ids(stamp.replace("Z", ".5Z"), one_second_later) & at_stamp
+
+
+def test_midnight_events_belong_to_the_day_they_start(server):
+    account = server.account
+    organization_id = account.organizations[0]["organizationId"]
+    midnight = next(
+        i["auditLogDateTime"]
+        for i in account.audit_logs[organization_id]
+        if i["auditLogDateTime"].endswith("T00:00:00Z")
+    )
+    day = datetime.fromisoformat(midnight)
+    at_midnight = {
+        i["auditLogId"]
+        for i in account.audit_logs[organization_id]
+        if i["auditLogDateTime"] == midnight
+    }
+
+    def ids(start: datetime, end: datetime) -> set[int]:
+        items, _ = read_all_pages(
+            server, organization_id, fromUtcDateTime=iso(start), toUtcDateTime=iso(end)
+        )
+        return {i["auditLogId"] for i in items}
+
+    assert at_midnight <= ids(day, day + timedelta(days=1))
+    assert not at_midnight & ids(day - timedelta(days=1), day)
+    previous_day = ids(day - timedelta(days=1), day)
+    next_day = ids(day, day + timedelta(days=1))
+    expected = in_window(account, organization_id, day - timedelta(days=1), day + timedelta(days=1))
+    assert previous_day | next_day == {i["auditLogId"] for i in expected}
+    assert not previous_day & next_day
+
+
+def test_without_dates_the_last_seven_days_are_served(server):
+    account = server.account
+    organization_id = account.organizations[1]["organizationId"]
+    items, _ = read_all_pages(server, organization_id)
+    now = account.now()
+    expected = [
+        i
+        for i in account.audit_logs[organization_id]
+        if now - timedelta(days=7) <= datetime.fromisoformat(i["auditLogDateTime"]) <= now
+    ]
+    assert expected
+    assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
+
+
+def test_scope_and_type_filters(server):
+    account = server.account
+    organization = account.organizations[0]
+    organization_id = organization["organizationId"]
+    start, end = BASE_DATE - timedelta(days=30), BASE_DATE
+    window = {"fromUtcDateTime": iso(start), "toUtcDateTime": iso(end)}
+    everything = in_window(account, organization_id, start, end)
+    product = next(p for p in account.products if p["organization"] is organization)
+    config = account.configs[product["productId"]][0]
+    environment = account.environments[product["productId"]][0]
+    cases = [
+        ("productId", product["productId"]),
+        ("configId", config["configId"]),
+        ("environmentId", environment["environmentId"]),
+    ]
+    for key, value in cases:
+        items, _ = read_all_pages(server, organization_id, **window, **{key: value})
+        expected = [
+            i for i in everything if account.audit_log_scopes[i["auditLogId"]][key] == value
+        ]
+        assert expected, key
+        assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
+    items, _ = read_all_pages(server, organization_id, **window, auditLogType="settingValueChanged")
+    expected = [i for i in everything if i["auditLogTypeEnum"] == "settingValueChanged"]
+    assert expected and len(items) == len(expected)
+    assert {i["auditLogTypeEnum"] for i in items} == {"settingValueChanged"}
+
+
+def test_events_older_than_the_retention_are_not_returned():
+    with EmulatorServer(audit_log_retention_days=60) as short:
+        account = short.account
+        organization_id = account.organizations[0]["organizationId"]
+        cutoff = account.now() - timedelta(days=60)
+        start, end = cutoff - timedelta(days=10), cutoff + timedelta(days=10)
+        items, _ = read_all_pages(
+            short, organization_id, fromUtcDateTime=iso(start), toUtcDateTime=iso(end)
+        )
+        expected = [
+            i
+            for i in in_window(account, organization_id, start, end)
+            if datetime.fromisoformat(i["auditLogDateTime"]) >= cutoff
+        ]
+        assert expected and len(expected) < len(in_window(account, organization_id, start, end))
+        assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
+
+
+def test_added_audit_events_are_served_first(fresh):
+    account = fresh.account
+    organization_id = account.organizations[0]["organizationId"]
+    highest = max(i["auditLogId"] for items in account.audit_logs.values() for i in items)
+    at = BASE_DATE + timedelta(hours=1, microseconds=250)
+    added = fresh.account.add_audit_event(organization_id, at, why="test growth")
+    assert added["auditLogId"] == highest + 1
+    assert added["auditLogDateTime"] == "2026-11-01T01:00:00Z"
+    assert account.now() == BASE_DATE + timedelta(hours=1)
+
+    newest = get(fresh, fill(ORG_AUDIT, organizationId=organization_id)).json()["data"][0]
+    assert newest == added
+    assert newest["why"] == "test growth"
+    window = {"fromUtcDateTime": iso(BASE_DATE), "toUtcDateTime": "2026-11-02T00:00:00Z"}
+    items, _ = read_all_pages(fresh, organization_id, **window)
+    assert [i["auditLogId"] for i in items] == [added["auditLogId"]]
+    other = account.organizations[1]["organizationId"]
+    assert read_all_pages(fresh, other, **window)[0] == []
+    with pytest.raises(ValueError):
+        account.add_audit_event(organization_id, at, noSuchField=1)
+
+
+# -- stale flags --------------------------------------------------------------------------------
+
+
+def stale_ids(body: dict) -> set[int]:
+    return {s["settingId"] for c in body["configs"] for s in c["settings"]}
+
+
+def test_stale_flags_follow_value_update_times(server):
+    account = server.account
+    for product in account.products:
+        product_id = product["productId"]
+        path = f"/v1/products/{product_id}/staleflags"
+        body = get(server, path).json()
+        assert [c["configId"] for c in body["configs"]] == [
+            c["configId"] for c in account.configs[product_id]
+        ]
+        assert [e["environmentId"] for e in body["environments"]] == [
+            e["environmentId"] for e in account.environments[product_id]
+        ]
+        threshold = BASE_DATE - timedelta(days=30)
+        expected = {
+            value["setting"]["settingId"]
+            for config in account.configs[product_id]
+            for environment in account.environments[product_id]
+            for value in account.setting_values[(config["configId"], environment["environmentId"])]
+            if datetime.fromisoformat(value["updatedAt"]) < threshold
+        }
+        assert stale_ids(body) == expected
+        assert stale_ids(get(server, path, staleFlagAgeDays=30).json()) == expected
+        assert stale_ids(get(server, path, staleFlagAgeDays=90).json()) <= expected
+        assert stale_ids(get(server, path, staleFlagAgeDays=7).json()) >= expected
+
+
+def test_stale_flag_filters(server):
+    account = server.account
+    product = max(account.products, key=lambda p: len(account.environments[p["productId"]]))
+    product_id = product["productId"]
+    path = f"/v1/products/{product_id}/staleflags"
+    base = get(server, path, staleFlagAgeDays=7).json()
+    anywhere = stale_ids(base)
+    everywhere = stale_ids(
+        get(
+            server,
+            path,
+            staleFlagAgeDays=7,
+            staleFlagStaleInEnvironmentsType="staleInAllEnvironments",
+        ).json()
+    )
+    assert everywhere < anywhere
+    for config in base["configs"]:
+        for setting in config["settings"]:
+            assert any(v["isStale"] for v in setting["settingValues"])
+
+    watched = stale_ids(get(server, path, staleFlagAgeDays=7, scope="watchedByMe").json())
+    assert watched == anywhere & account.watched_setting_ids
+
+    ignored = account.environments[product_id][0]["environmentId"]
+    body = get(server, path, staleFlagAgeDays=7, ignoredEnvironmentIds=[ignored]).json()
+    for config in body["configs"]:
+        for setting in config["settings"]:
+            flags = {v["environmentId"]: v["isStale"] for v in setting["settingValues"]}
+            assert flags[ignored] is False and any(flags.values())
+
+    tags = account.tags[product_id]
+    body = get(server, path, staleFlagAgeDays=7, ignoredTagIds=[t["tagId"] for t in tags]).json()
+    tagged = {s["settingId"] for ss in account.settings.values() for s in ss if s["tags"]}
+    assert stale_ids(body) == anywhere - tagged
+    assert get(server, path, scope="mine").status_code == 400
+    assert get(server, path, ignoredTagIds=["x"]).status_code == 400
+
+
+# -- counting a sync ----------------------------------------------------------------------------
+
+
+def test_expected_requests_match_a_crawl_of_the_hierarchy(fresh):
+    account = fresh.account
+    organizations = get(fresh, "/v1/organizations").json()
+    products = get(fresh, "/v1/products").json()
+    for organization in organizations:
+        for template in (
+            "/v2/organizations/{organizationId}/members",
+            "/v1/organizations/{organizationId}/invitations",
+        ):
+            get(fresh, fill(template, organizationId=organization["organizationId"]))
+    for product in products:
+        product_id = product["productId"]
+        for child in (
+            "tags",
+            "segments",
+            "permissions",
+            "members",
+            "invitations",
+            "webhooks",
+            "integrations",
+            "staleflags",
+        ):
+            assert get(fresh, f"/v1/products/{product_id}/{child}").status_code == 200
+        environments = get(fresh, f"/v1/products/{product_id}/environments").json()
+        for config in get(fresh, f"/v1/products/{product_id}/configs").json():
+            config_id = config["configId"]
+            get(fresh, f"/v1/configs/{config_id}/settings")
+            for environment in environments:
+                ids = {"configId": config_id, "environmentId": environment["environmentId"]}
+                version = config["evaluationVersion"]
+                template = f"/{version}/configs/{{configId}}/environments/{{environmentId}}/values"
+                assert get(fresh, fill(template, **ids)).status_code == 200
+    made = Counter(entry.template for entry in fresh.request_log)
+    assert dict(made) == account.expected_requests()
+
+
+def test_audit_log_page_count(server):
+    account = server.account
+    organization_id = account.organizations[0]["organizationId"]
+    start, end = BASE_DATE - timedelta(days=30), BASE_DATE
+    total = len(in_window(account, organization_id, start, end))
+    assert account.audit_log_page_count(organization_id, start, end, page_size=10) == math.ceil(
+        total / 10
+    )
+    later = BASE_DATE + timedelta(days=1)
+    assert account.audit_log_page_count(organization_id, later, later + timedelta(days=1)) == 1
+
+
+# -- request log, rate limit, latency -----------------------------------------------------------
+
+
+def test_request_log_records_template_query_and_status(fresh):
+    product_id = fresh.account.products[0]["productId"]
+    get(fresh, f"/v1/products/{product_id}/staleflags", ignoredTagIds=["1", "2"])
+    get(fresh, "/v1/unknown")
+    get(fresh, "/v1/me", auth=None)
+    first, second, third = fresh.request_log
+    assert first.method == "GET"
+    assert first.path == f"/v1/products/{product_id}/staleflags"
+    assert first.template == "/v1/products/{productId}/staleflags"
+    assert first.query == {"ignoredTagIds": ["1", "2"]}
+    assert first.status == 200
+    assert (second.template, second.status) == (None, 404)
+    assert (third.template, third.status) == ("/v1/me", 401)
+    assert first.timestamp <= second.timestamp <= third.timestamp
+    fresh.reset_log()
+    assert fresh.request_log == []
+
+
+def burst(server: EmulatorServer, count: int) -> list[requests.Response]:
+    """`count` requests inside one rate-limit window (retried if a second boundary splits it)."""
+    for _ in range(5):
+        time.sleep(1.02 - time.time() % 1)  # start just after a whole second
+        started = time.time()
+        with requests.Session() as session:
+            session.auth = AUTH
+            responses = [session.get(server.url + "/v1/me", timeout=10) for _ in range(count)]
+        if math.floor(time.time()) == math.floor(started):
+            return responses
+    pytest.fail("could not fit the burst into one second")
+
+
+def test_rate_limit_headers_and_429(fresh):
+    fresh.rate_limit_per_second = 5
+    responses = burst(fresh, 8)
+    assert [r.status_code for r in responses] == [200] * 5 + [429] * 3
+    assert [int(r.headers["X-Rate-Limit-Remaining"]) for r in responses] == [4, 3, 2, 1, 0, 0, 0, 0]
+    for response in responses:
+        reset = datetime.fromisoformat(response.headers["X-Rate-Limit-Reset"])
+        assert ISO_Z.match(response.headers["X-Rate-Limit-Reset"])
+        assert 0 < (reset - datetime.now(UTC)).total_seconds() <= 1.5
+    for response in responses[5:]:
+        assert int(response.headers["Retry-After"]) >= 1
+        assert "Retry-After" not in responses[0].headers
+    assert Counter(e.status for e in fresh.request_log) == {200: 5, 429: 3}
+    time.sleep(1.05)
+    assert get(fresh, "/v1/me").status_code == 200
+
+
+def test_no_rate_limit_headers_when_the_limit_is_off(server):
+    response = get(server, "/v1/me")
+    assert "X-Rate-Limit-Remaining" not in response.headers
+
+
+def test_latency_delays_each_response_but_requests_run_concurrently():
+    with EmulatorServer(latency_ms=300) as slow:
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = list(pool.map(lambda _: get(slow, "/v1/products").status_code, range(10)))
+        elapsed = time.monotonic() - started
+    assert statuses == [200] * 10
+    assert 0.3 <= elapsed < 1.5
+
+
+# -- faults -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "401", "403", "404"])
+def test_status_faults(fresh, kind):
+    rule = fresh.faults.add(FaultRule(path_regex=r"^/v1/products$", kind=kind, times=2))
+    responses = [get(fresh, "/v1/products") for _ in range(3)]
+    assert [r.status_code for r in responses] == [int(kind)] * 2 + [200]
+    assert responses[0].json()
+    assert get(fresh, "/v1/me").status_code == 200
+    assert fresh.faults.remaining(rule) == 0
+    assert [e.status for e in fresh.request_log] == [int(kind)] * 2 + [200, 200]
+    assert ("WWW-Authenticate" in responses[0].headers) == (kind == "401")
+
+
+def test_429_fault_with_and_without_retry_after(fresh):
+    fresh.faults.add(FaultRule(kind="429", times=3, retry_after=2))
+    responses = [get(fresh, "/v1/me") for _ in range(4)]
+    assert [r.status_code for r in responses] == [429, 429, 429, 200]
+    assert all(r.headers["Retry-After"] == "2" for r in responses[:3])
+    fresh.faults.add(FaultRule(kind="429", times=1, retry_after=None))
+    response = get(fresh, "/v1/me")
+    assert response.status_code == 429 and "Retry-After" not in response.headers
+
+
+def test_fail_first_answers_the_first_requests_with_429():
+    with EmulatorServer(fail_first=2) as failing:
+        responses = [get(failing, "/v1/organizations") for _ in range(3)]
+        assert [r.status_code for r in responses] == [429, 429, 200]
+        assert responses[0].headers["Retry-After"] == "1"
+        assert Counter(e.status for e in failing.request_log)[429] == 2
+
+
+def test_forever_faults_until_cleared_and_query_aware_matching(fresh):
+    organization_id = fresh.account.organizations[0]["organizationId"]
+    path = fill(ORG_AUDIT, organizationId=organization_id)
+    fresh.faults.add(FaultRule(path_regex=r"pageNumber=2", kind="503", times=None))
+    assert all(get(fresh, path, pageNumber=2).status_code == 503 for _ in range(4))
+    assert get(fresh, path, pageNumber=1).status_code == 200
+    fresh.faults.clear()
+    assert get(fresh, path, pageNumber=2).status_code == 200
+
+
+def test_reset_fault_drops_the_connection(fresh):
+    fresh.faults.add(FaultRule(kind="reset", times=1))
+    with pytest.raises(requests.exceptions.ConnectionError):
+        get(fresh, "/v1/me")
+    assert get(fresh, "/v1/me").status_code == 200
+    assert [e.status for e in fresh.request_log] == [0, 200]
+
+
+def test_stall_fault_answers_late_but_normally(fresh):
+    fresh.faults.add(FaultRule(kind="stall", times=1, stall_seconds=0.5))
+    started = time.monotonic()
+    response = get(fresh, "/v1/me")
+    assert time.monotonic() - started >= 0.5
+    assert response.status_code == 200 and response.json() == fresh.account.me
+    fresh.faults.add(FaultRule(kind="stall", times=1, stall_seconds=2))
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(fresh.url + "/v1/me", auth=AUTH, timeout=0.5)
+
+
+def test_malformed_json_fault(fresh):
+    fresh.faults.add(FaultRule(kind="malformed_json", times=1))
+    response = get(fresh, "/v1/products")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    with pytest.raises(ValueError):
+        json.loads(response.content)
+    assert get(fresh, "/v1/products").content.startswith(response.content)
+
+
+def test_html_200_fault(fresh):
+    fresh.faults.add(FaultRule(kind="html_200", times=1))
+    response = get(fresh, "/v1/products")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert response.text.lstrip().lower().startswith("<!doctype html>")
+
+
+def test_unknown_fault_kind_is_refused():
+    with pytest.raises(ValueError):
+        FaultRule(kind="teapot")
+
+
+# -- command line -------------------------------------------------------------------------------
+
+
+def test_cli_prints_where_it_listens_but_not_the_password():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", "0", "--password", "cli-pass-5e2f"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        found = re.fullmatch(
+            r"ConfigCat emulator listening on (http://127\.0\.0\.1:\d+) \(user=(.+)\)\n", line
+        )
+        assert found and found.group(2) == DEFAULT_USERNAME
+        assert "cli-pass-5e2f" not in line
+        url = found.group(1)
+        response = requests.get(
+            url + "/v1/me", auth=(DEFAULT_USERNAME, "cli-pass-5e2f"), timeout=10
+        )
+        assert response.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.returncode == 0
