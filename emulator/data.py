@@ -274,7 +274,6 @@ class Account:
         self.products_by_id: dict[str, dict] = {}
         self.configs_by_id: dict[str, dict] = {}
         self.environments_by_id: dict[str, dict] = {}
-        self.webhooks_by_id: dict[int, dict] = {}
 
         self._next_audit_log_id = 1
         self._audit_lock = threading.Lock()
@@ -372,6 +371,10 @@ class Account:
         configs = []
         for config in self.configs[product_id]:
             config_id = config["configId"]
+            values_in = {
+                e["environmentId"]: self.setting_values[(config_id, e["environmentId"])]
+                for e in environments
+            }
             stale_settings = []
             for index, setting in enumerate(self.settings[config_id]):
                 if scope == "watchedByMe" and setting["settingId"] not in self.watched_setting_ids:
@@ -381,9 +384,7 @@ class Account:
                 setting_values = []
                 for environment in environments:
                     environment_id = environment["environmentId"]
-                    updated_at = self.setting_values[(config_id, environment_id)][index][
-                        "updatedAt"
-                    ]
+                    updated_at = values_in[environment_id][index]["updatedAt"]
                     is_stale = (
                         environment_id in considered
                         and updated_at is not None
@@ -403,6 +404,8 @@ class Account:
                 ]
                 if not stale_states or not require(stale_states):
                     continue
+                # Setting tags are the same in every environment; read them from the first.
+                setting_tags = values_in[environments[0]["environmentId"]][index]["settingTags"]
                 stale_settings.append(
                     {
                         "settingId": setting["settingId"],
@@ -413,7 +416,7 @@ class Account:
                         in self.code_referenced_setting_ids,
                         "tags": [
                             {"tagId": tag["tagId"], "settingTagId": tag["settingTagId"]}
-                            for tag in self._setting_tags(config_id, index)
+                            for tag in setting_tags
                         ],
                         "settingValues": setting_values,
                     }
@@ -438,11 +441,6 @@ class Account:
                 {"environmentId": e["environmentId"], "name": e["name"]} for e in environments
             ],
         }
-
-    def _setting_tags(self, config_id: str, index: int) -> list[dict]:
-        product_id = self.product_of_config(config_id)["productId"]
-        first_environment = self.environments[product_id][0]["environmentId"]
-        return self.setting_values[(config_id, first_environment)][index]["settingTags"]
 
     # -- audit log ----------------------------------------------------------------------------
 
@@ -1341,7 +1339,6 @@ class _Builder:
                 "environmentId": environment["environmentId"],
             },
         }
-        self.account.webhooks_by_id[webhook_id] = webhook
         self.account.webhook_signing_keys[webhook_id] = {
             "key1": f"configcat_whsk_{SECRET_MARKER}_{self.token(32)}",
             "key2": f"configcat_whsk_{SECRET_MARKER}_{self.token(32)}" if webhook_id % 2 else None,
