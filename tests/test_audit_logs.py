@@ -1,0 +1,188 @@
+"""Incremental audit logs with the stock runtime: nothing lost, nothing invented.
+
+The standard acceptance suite does not run incremental syncs, so these tests do: two syncs with
+events added in between, page and window boundaries, a failed sync resumed from its last state,
+states from older versions, and plan retention.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from emulator.data import iso, parse_iso
+from emulator.faults import FaultRule
+from tests.conftest import emulator_config
+from tooling import runtime
+
+STREAM = "audit_logs"
+CATALOG = runtime.catalog([STREAM], incremental={STREAM})
+LOOKBACK = timedelta(hours=1)  # the manifest's lookback_window
+
+
+def sync(server, state=None, **config):
+    result = runtime.run(
+        "read", emulator_config(server, **config), configured_catalog=CATALOG, state=state
+    )
+    return result
+
+
+def last_state(result) -> list[dict]:
+    assert result.states, "the sync emitted no state"
+    return [result.states[-1]]
+
+
+def ids(records) -> set[int]:
+    return {record["auditLogId"] for record in records}
+
+
+def all_ids(server) -> set[int]:
+    return {item["auditLogId"] for items in server.account.audit_logs.values() for item in items}
+
+
+def audit_requests(server):
+    return [
+        entry for entry in server.request_log if entry.template and "auditlogs" in entry.template
+    ]
+
+
+def test_first_sync_reads_everything_and_a_second_reads_what_arrived_since(emulator):
+    first = sync(emulator)
+    assert first.errors == [], first.stderr[-2000:]
+    assert ids(first.records[STREAM]) == all_ids(emulator)
+    assert len(first.records[STREAM]) == len(all_ids(emulator))
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    organization_id = emulator.account.organizations[1]["organizationId"]
+    added = {emulator.account.add_audit_event(organization_id, at=now)["auditLogId"]}
+    added |= {
+        emulator.account.add_audit_event(organization_id, at=now + timedelta(seconds=1))[
+            "auditLogId"
+        ]
+    }
+
+    second = sync(emulator, state=last_state(first))
+    assert second.errors == []
+    again = second.records.get(STREAM, [])
+    assert added <= ids(again)
+    # Besides the new events, only those within the lookback of the organization's previous
+    # cursor come back.
+    newest_before = {}
+    for record in first.records[STREAM]:
+        at = parse_iso(record["auditLogDateTime"])
+        key = record["organizationId"]
+        newest_before[key] = max(at, newest_before.get(key, at))
+    for record in again:
+        if record["auditLogId"] not in added:
+            floor = newest_before[record["organizationId"]] - LOOKBACK
+            assert parse_iso(record["auditLogDateTime"]) >= floor
+
+
+def test_pages_of_a_window_are_all_read(emulator):
+    organization_id = emulator.account.organizations[0]["organizationId"]
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+    # 250 events in one window, 30 of them sharing one timestamp across a page boundary.
+    for index in range(250):
+        at = moment if 90 <= index < 120 else moment - timedelta(minutes=index)
+        emulator.account.add_audit_event(organization_id, at=at)
+    result = sync(emulator)
+    assert result.errors == []
+    assert ids(result.records[STREAM]) == all_ids(emulator)
+    pages = [entry.query for entry in audit_requests(emulator)]
+    assert any(page.get("pageNumber") == ["3"] for page in pages)
+    assert all(int(page.get("pageSize", ["100"])[0]) <= 100 for page in pages)
+
+
+def test_events_at_window_boundaries_are_not_skipped(emulator):
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    organization_id = emulator.account.organizations[0]["organizationId"]
+    boundary = start + timedelta(days=29)  # where the second window starts
+    moments = [
+        start,
+        boundary - timedelta(seconds=1),
+        boundary,
+        boundary + timedelta(seconds=1),
+        start + timedelta(days=58),
+    ]
+    added = {emulator.account.add_audit_event(organization_id, at=m)["auditLogId"] for m in moments}
+    result = sync(emulator, start_date=iso(start))
+    assert result.errors == []
+    assert added <= ids(result.records[STREAM])
+    expected = {
+        item["auditLogId"]
+        for items in emulator.account.audit_logs.values()
+        for item in items
+        if parse_iso(item["auditLogDateTime"]) >= start
+    }
+    assert ids(result.records[STREAM]) == expected
+    for entry in audit_requests(emulator):
+        window = parse_iso(entry.query["toUtcDateTime"][0]) - parse_iso(
+            entry.query["fromUtcDateTime"][0]
+        )
+        assert window <= timedelta(days=30)
+
+
+def test_a_failed_sync_resumed_from_its_last_state_loses_nothing(emulator):
+    # The credential is revoked while the third window of the audit log is read.
+    emulator.faults.add(
+        FaultRule(path_regex=r"auditlogs\?fromUtcDateTime=2025-01", kind="401", times=None)
+    )
+    failed = sync(emulator, start_date="2024-11-01T00:00:00Z")
+    assert failed.errors, "the injected failure did not stop the sync"
+    delivered = ids(failed.records.get(STREAM, []))
+    emulator.faults.clear()
+
+    resumed = sync(emulator, state=last_state(failed), start_date="2024-11-01T00:00:00Z")
+    assert resumed.errors == []
+    assert delivered | ids(resumed.records[STREAM]) == all_ids(emulator)
+    # It resumed rather than started over: windows finished before the failure are not re-read.
+    assert len(resumed.records[STREAM]) < len(all_ids(emulator))
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        pytest.param(None, id="no-state"),
+        pytest.param({}, id="empty-state"),
+        pytest.param({"auditLogDateTime": "2026-09-01T00:00:00Z"}, id="global-cursor"),
+    ],
+)
+def test_states_from_earlier_versions_are_taken(emulator, state):
+    given = None
+    if state is not None:
+        given = [
+            {
+                "type": "STREAM",
+                "stream": {"stream_descriptor": {"name": STREAM}, "stream_state": state},
+            }
+        ]
+    result = sync(emulator, state=given)
+    assert result.errors == [], result.stderr[-2000:]
+    floor = parse_iso(state["auditLogDateTime"]) - LOOKBACK if state else None
+    expected = {
+        item["auditLogId"]
+        for items in emulator.account.audit_logs.values()
+        for item in items
+        if floor is None or parse_iso(item["auditLogDateTime"]) >= floor
+    }
+    assert ids(result.records[STREAM]) == expected
+
+
+def test_asking_for_more_than_the_plans_retention_does_not_fail(emulator):
+    emulator.audit_log_retention_days = 7
+    result = sync(emulator)
+    assert result.errors == []
+    kept = {
+        item["auditLogId"]
+        for items in emulator.account.audit_logs.values()
+        for item in items
+        if parse_iso(item["auditLogDateTime"]) >= emulator.account.now() - timedelta(days=7)
+    }
+    assert ids(result.records[STREAM]) == kept
+
+
+def test_full_refresh_reads_every_event(emulator):
+    result = runtime.run(
+        "read", emulator_config(emulator), configured_catalog=runtime.catalog([STREAM])
+    )
+    assert result.errors == []
+    assert ids(result.records[STREAM]) == all_ids(emulator)
