@@ -92,3 +92,9 @@ def test_child_records_carry_their_parent_ids(name):
         "stale_flags": {"productId", "configId", "settingId", "key"},
     }.get(name, {"productId"})
     assert parents <= set(properties)
+
+
+def test_the_documented_configured_catalog_lists_every_stream():
+    path = stream_schemas.REPO_ROOT / "integration_tests" / "configured_catalog.json"
+    listed = json.loads(path.read_text())
+    assert listed == runtime.catalog(incremental={"audit_logs"})

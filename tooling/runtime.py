@@ -69,7 +69,10 @@ def catalog(streams: list[str] | None = None, incremental: set[str] = frozenset(
                 "stream": {
                     "name": name,
                     "json_schema": {},
-                    "supported_sync_modes": ["full_refresh", "incremental"],
+                    "supported_sync_modes": [
+                        "full_refresh",
+                        *([mode] if mode == "incremental" else []),
+                    ],
                 },
                 "sync_mode": mode,
                 "destination_sync_mode": "append_dedup" if mode == "incremental" else "overwrite",
