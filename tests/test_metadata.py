@@ -14,7 +14,7 @@ METADATA = yaml.safe_load((ROOT / "metadata.yaml").read_text())
 
 def _pinned_cdk_version() -> str:
     requirements = (ROOT / "requirements.txt").read_text()
-    return re.search(r"^airbyte-cdk==(\S+)$", requirements, re.MULTILINE).group(1)
+    return re.search(r"^airbyte-cdk(?:\[[^]]*\])?==(\S+)$", requirements, re.MULTILINE).group(1)
 
 
 def _without_ids(node):
