@@ -1,0 +1,203 @@
+"""The Connector Builder: its backend, the CDK's manifest server, takes manifest.yaml unchanged.
+
+The server runs as the Builder runs it (`manifest-server start`, a separate process on a free
+port). Each stream is test-read as the Builder's "Test" button does, against the emulator, and
+checked the way the Builder rates a tested stream: a response, only successful responses,
+records, primary keys present and unique.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from emulator import EmulatorServer
+from emulator.data import parse_iso
+from tests.conftest import emulator_config
+from tooling import runtime
+
+MANIFEST_SERVER = Path(sys.executable).parent / "manifest-server"
+MANIFEST = runtime.manifest()
+STREAMS = MANIFEST["definitions"]["streams"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def builder(tmp_path_factory):
+    """The base URL of a running manifest server."""
+    workdir = tmp_path_factory.mktemp("manifest-server")
+    port = _free_port()
+    env = {**os.environ, "REQUEST_CACHE_PATH": str(workdir / "request-cache")}
+    env.pop("AB_JWT_SIGNATURE_SECRET", None)  # set, it would require a bearer token
+    log_path = workdir / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [str(MANIFEST_SERVER), "start", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"manifest-server exited: {log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{url}/health/", timeout=2).json() == {"status": "ok"}:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"manifest-server did not answer: {log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def account_server():
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def testing_values(account_server):
+    """The Builder's testing values: the emulator's credential, and an audit log start date.
+
+    The start date is the one value a Builder user must set: the audit log is read in 29-day
+    windows from the oldest (750 days back by default), and a test read stops after 5 slices.
+    """
+    newest = max(
+        parse_iso(item["auditLogDateTime"])
+        for items in account_server.account.audit_logs.values()
+        for item in items
+    )
+    start = (newest - timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return emulator_config(account_server, start_date=start)
+
+
+def _post(builder: str, endpoint: str, payload: dict) -> requests.Response:
+    return requests.post(f"{builder}/v1/manifest/{endpoint}", json=payload, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def builder_read(builder, testing_values):
+    """The Builder's test read of one stream, with its default limits; each stream read once."""
+    results: dict[str, requests.Response] = {}
+
+    def read(stream: str) -> requests.Response:
+        if stream not in results:
+            results[stream] = _post(
+                builder,
+                "test_read",
+                {
+                    "manifest": MANIFEST,
+                    "config": testing_values,
+                    "stream_name": stream,
+                    "state": [],
+                    "custom_components_code": None,
+                    "record_limit": 100,
+                    "page_limit": 5,
+                    "slice_limit": 5,
+                },
+            )
+        return results[stream]
+
+    return read
+
+
+@pytest.mark.parametrize("stream", runtime.stream_names())
+def test_every_stream_test_reads_records_without_error(builder_read, stream):
+    response = builder_read(stream)
+    assert response.status_code == 200, response.text[:2000]
+    result = response.json()
+    errors = [log["message"] for log in result["logs"] if log["level"] == "ERROR"]
+    assert errors == []
+
+    pages = [page for slice_ in result["slices"] for page in slice_["pages"]]
+    requests_made = [page["response"] for page in pages if page["response"]] + [
+        auxiliary["response"] for auxiliary in result["auxiliary_requests"]
+    ]
+    assert requests_made, "hasResponse"
+    assert {response["status"] for response in requests_made} == {200}, "responsesAreSuccessful"
+    records = [record for page in pages for record in page["records"]]
+    assert records, "hasRecords"
+    primary_key = STREAMS[stream]["primary_key"]
+    assert all(record.get(field) is not None for record in records for field in primary_key), (
+        "primaryKeysArePresent"
+    )
+    keys = Counter(tuple(record[field] for field in primary_key) for record in records)
+    assert [key for key, count in keys.items() if count > 1] == [], "primaryKeysAreUnique"
+
+
+@pytest.mark.parametrize("stream", runtime.stream_names())
+def test_every_field_the_builder_detects_is_declared(builder_read, stream):
+    """With hand-written schemas the Builder warns when its detected schema has more fields."""
+    response = builder_read(stream)
+    assert response.status_code == 200, response.text[:2000]
+    detected = response.json()["inferred_schema"]["properties"]
+    declared = MANIFEST["schemas"][stream]["properties"]
+    assert set(detected) - set(declared) == set()
+
+
+def test_resolve_accepts_the_manifest_unchanged(builder):
+    response = _post(builder, "resolve", {"manifest": MANIFEST})
+    assert response.status_code == 200, response.text[:2000]
+    resolved = response.json()["manifest"]
+    assert [stream["name"] for stream in resolved["streams"]] == runtime.stream_names()
+    assert resolved["spec"] == MANIFEST["spec"]
+    assert resolved["check"] == MANIFEST["check"]
+    for stream in resolved["streams"]:
+        assert stream["schema_loader"]["schema"] == MANIFEST["schemas"][stream["name"]]
+
+
+def test_check_succeeds_with_the_testing_values(builder, testing_values):
+    response = _post(builder, "check", {"manifest": MANIFEST, "config": testing_values})
+    assert response.status_code == 200, response.text[:2000]
+    assert response.json() == {"success": True, "message": None}
+
+
+def test_check_names_the_credential_when_it_is_wrong(builder, testing_values):
+    config = {**testing_values, "password": "not-the-password"}
+    response = _post(builder, "check", {"manifest": MANIFEST, "config": config})
+    assert response.status_code == 200, response.text[:2000]
+    result = response.json()
+    assert result["success"] is False
+    assert "Public API credential" in result["message"]
+    assert "not-the-password" not in response.text
+
+
+def test_discover_lists_every_stream_with_its_key_and_schema(builder, testing_values):
+    response = _post(builder, "discover", {"manifest": MANIFEST, "config": testing_values})
+    assert response.status_code == 200, response.text[:2000]
+    streams = {stream["name"]: stream for stream in response.json()["catalog"]["streams"]}
+    assert list(streams) == runtime.stream_names()
+    for name, stream in streams.items():
+        assert stream["source_defined_primary_key"] == [
+            [field] for field in STREAMS[name]["primary_key"]
+        ]
+        assert stream["json_schema"]["properties"] == MANIFEST["schemas"][name]["properties"]
+    assert streams["audit_logs"]["supported_sync_modes"] == ["full_refresh", "incremental"]
+    assert streams["audit_logs"]["default_cursor_field"] == ["auditLogDateTime"]
