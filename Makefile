@@ -3,13 +3,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# PyAirbyte is heavy: its own venv, installed only by `make pyairbyte`.
+PYAIRBYTE_VENV := .venv-pyairbyte
+PYAIRBYTE_INSTALLED := $(PYAIRBYTE_VENV)/.installed
 
-.PHONY: sync test lint schemas bench
+.PHONY: sync test lint schemas bench pyairbyte
 
 $(INSTALLED): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $(INSTALLED)
+
+# The `*` .gitignore keeps the venv out of git status and out of ruff (as virtualenv does).
+$(PYAIRBYTE_INSTALLED): requirements-pyairbyte.txt
+	$(PYTHON) -m venv $(PYAIRBYTE_VENV)
+	echo '*' > $(PYAIRBYTE_VENV)/.gitignore
+	$(PYAIRBYTE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-pyairbyte.txt
+	touch $(PYAIRBYTE_INSTALLED)
 
 ## Full sync of every stream against the bundled emulator (or: make sync ARGS="--config my.json").
 sync: $(INSTALLED)
@@ -30,3 +40,8 @@ schemas: $(INSTALLED)
 ## Request counts and wall time against the emulator (ARGS="--scale medium --latency-ms 80").
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run $(ARGS)
+
+## Every stream into a local DuckDB file through PyAirbyte, then example queries
+## (ARGS="--config my.json" for a real account, "--output DIR" for another folder than output/).
+pyairbyte: $(PYAIRBYTE_INSTALLED)
+	$(PYAIRBYTE_VENV)/bin/python -m scripts.pyairbyte_sync $(ARGS)
