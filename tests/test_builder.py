@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from emulator import EmulatorServer
 from emulator.data import parse_iso
@@ -201,3 +202,29 @@ def test_discover_lists_every_stream_with_its_key_and_schema(builder, testing_va
         assert stream["json_schema"]["properties"] == MANIFEST["schemas"][name]["properties"]
     assert streams["audit_logs"]["supported_sync_modes"] == ["full_refresh", "incremental"]
     assert streams["audit_logs"]["default_cursor_field"] == ["auditLogDateTime"]
+
+
+def _duplicate_keys(node: yaml.Node, path: str = "") -> list[str]:
+    found = []
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            if key.value in seen:
+                found.append(f"{path}/{key.value} (line {key.start_mark.line + 1})")
+            seen.add(key.value)
+            found += _duplicate_keys(value, f"{path}/{key.value}")
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found += _duplicate_keys(item, f"{path}/{index}")
+    return found
+
+
+def test_manifest_has_no_duplicate_keys():
+    """The Builder's YAML editor refuses a repeated key; Python's YAML keeps the last silently."""
+    assert _duplicate_keys(yaml.compose(runtime.MANIFEST_PATH.read_text())) == []
+
+
+def test_metadata_tells_the_builder_that_every_schema_is_hand_written():
+    """Without it the Builder may replace a stream's schema with one detected from a test read."""
+    metadata = MANIFEST.get("metadata") or {}
+    assert metadata.get("autoImportSchema") == dict.fromkeys(runtime.stream_names(), False)
