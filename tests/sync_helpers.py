@@ -34,7 +34,7 @@ BASIC_CREDENTIAL = base64.b64encode(f"{DEFAULT_USERNAME}:{DEFAULT_PASSWORD}".enc
 
 MANIFEST = runtime.manifest()
 PRIMARY_KEYS = {
-    stream["name"]: stream["primary_key"] for stream in MANIFEST["definitions"]["streams"].values()
+    name: stream["primary_key"] for name, stream in MANIFEST["definitions"]["streams"].items()
 }
 
 

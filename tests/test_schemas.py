@@ -21,6 +21,13 @@ def _objects(schema, path="$"):
             yield from _objects(value, f"{path}[{index}]")
 
 
+def test_stream_definitions_are_keyed_by_their_names():
+    for key, stream in MANIFEST["definitions"]["streams"].items():
+        assert stream["$parameters"]["name"] == key
+    listed = [ref["$ref"].rsplit("/", 1)[1] for ref in MANIFEST["streams"]]
+    assert listed == STREAMS
+
+
 def test_one_schema_file_per_stream():
     files = {path.stem for path in stream_schemas.SCHEMAS_DIR.glob("*.json")}
     assert files == set(STREAMS)

@@ -162,7 +162,7 @@ def build(name: str) -> dict[str, Any]:
 
 def manifest_streams() -> list[str]:
     manifest = yaml.safe_load(MANIFEST_PATH.read_text())
-    return [stream["name"] for stream in manifest["definitions"]["streams"].values()]
+    return list(manifest["definitions"]["streams"])
 
 
 def write() -> None:
