@@ -30,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from bench import endpoints, manifest_facts
+from bench import emulator_setup, endpoints, manifest_facts
 from bench.process import SyncProcess, run_read
 from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer, build_account
 from tooling import runtime
@@ -58,6 +58,8 @@ class Measurement:
     chain: manifest_facts.ParentChain
     sync: SyncProcess
     requests: endpoints.RequestFigures
+    round_trip_ms: float  # measured keep-alive GET against the emulator before the sync
+    nagle_off: bool
     first_request_after: float | None
     last_request_before_exit: float | None
     lower_bound: float = 0.0
@@ -73,6 +75,8 @@ class Measurement:
             "scale": self.scale,
             "regime": self.regime,
             "latency_ms": self.latency_ms,
+            "emulator_round_trip_ms": round(self.round_trip_ms, 2),
+            "emulator_tcp_nodelay": self.nagle_off,
             "rate_limit_per_second": self.rate_limit,
             "workers": self.workers.workers,
             "workers_source": self.workers.source,
@@ -114,10 +118,10 @@ def measure(
     streams: list[str],
 ) -> Measurement:
     rate_limit = args.rate_limit if regime == "limit" else 0
-    server = EmulatorServer(
-        account=account, latency_ms=args.latency_ms, rate_limit_per_second=rate_limit
-    )
-    with server:
+    server = EmulatorServer(account=account, latency_ms=args.latency_ms)
+    with emulator_setup.nagle_off(not args.keep_nagle), server:
+        round_trip = emulator_setup.round_trip_ms(server)
+        server.rate_limit_per_second = rate_limit  # after the round-trip check
         config = {
             "username": DEFAULT_USERNAME,
             "password": DEFAULT_PASSWORD,
@@ -141,6 +145,8 @@ def measure(
         chain=manifest_facts.parent_chain(manifest),
         sync=sync,
         requests=figures,
+        round_trip_ms=round_trip,
+        nagle_off=not args.keep_nagle,
         first_request_after=None if first is None else first - sync.started_at,
         last_request_before_exit=(
             None if last is None else sync.started_at + sync.wall_seconds - last
@@ -248,6 +254,11 @@ def report(m: Measurement) -> None:
         print(f"  error: {error}")
     if not m.sync.succeeded and m.sync.stderr_tail.strip():
         print("  stderr (tail): " + m.sync.stderr_tail.strip().replace("\n", "\n    "))
+    nagle = "TCP_NODELAY set by the benchmark" if m.nagle_off else "Nagle left on (--keep-nagle)"
+    print(
+        f"emulator: keep-alive GET answered in {m.round_trip_ms:.1f} ms"
+        f" (configured {m.latency_ms} ms; {nagle})"
+    )
     print(f"workers: {m.workers.workers} ({m.workers.source})")
     print(f"parent chain depth: {m.chain.depth} ({' <- '.join(m.chain.chain)})")
     print()
@@ -415,6 +426,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=3600, help="seconds before a sync is killed"
+    )
+    parser.add_argument(
+        "--keep-nagle",
+        action="store_true",
+        help="leave Nagle's algorithm on in the emulator (adds ~40 ms a response; see"
+        " bench/emulator_setup.py)",
     )
     parser.add_argument(
         "--request-log",
