@@ -129,6 +129,7 @@ def measure(
         }
         if args.concurrency is not None:
             config["concurrency"] = args.concurrency
+        config.update(args.set)
         sync = run_read(args.manifest, config, streams, timeout=args.timeout)
         log = server.request_log
         figures = endpoints.analyse(server, log)
@@ -394,6 +395,16 @@ def _scales(text: str) -> list[str]:
     return names
 
 
+def _config_value(text: str) -> tuple[str, Any]:
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run",
@@ -415,6 +426,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--concurrency",
         type=int,
         help="passed to the connector config as `concurrency` (the manifest may ignore it)",
+    )
+    parser.add_argument(
+        "--set",
+        type=_config_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another connector config value (VALUE read as JSON if it parses, else a string);"
+        " repeatable",
     )
     parser.add_argument("--seed", type=int, default=1, help="emulator data seed (default 1)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -497,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
                     **origin,
                     "seed": args.seed,
                     "concurrency_config": args.concurrency,
+                    "config_values": dict(args.set),
                     "runs": [m.as_dict() for m in measurements],
                     "memory_growth": memory,
                 },
