@@ -34,6 +34,7 @@ class SyncProcess:
     peak_rss_bytes: int  # ru_maxrss of the sync process (its VmHWM at exit)
     cpu_seconds: float  # user + system CPU time of the sync process
     emulator_cpu_seconds: float  # CPU time of this process (the emulator) meanwhile
+    load_average: tuple[float, float]  # 1-minute load average before and after the sync
     records: Counter = field(default_factory=Counter)  # stream -> records emitted
     errors: list[str] = field(default_factory=list)  # TRACE error messages
     warnings: int = 0  # LOG messages at WARN level or above
@@ -77,6 +78,7 @@ def run_read(
         stdout_path, stderr_path = work / "stdout", work / "stderr"
         with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
             own_before = resource.getrusage(resource.RUSAGE_SELF)
+            load_before = os.getloadavg()[0]
             started_at = time.time()
             start = time.perf_counter()
             process = subprocess.Popen(
@@ -94,6 +96,10 @@ def run_read(
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
                 timed_out = True
+            except BaseException:  # interrupted: leave no sync running behind
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                raise
             outer_wall = time.perf_counter() - start
             own_after = resource.getrusage(resource.RUSAGE_SELF)
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
@@ -105,6 +111,7 @@ def run_read(
             cpu_seconds=report.get("cpu_seconds", 0.0),
             emulator_cpu_seconds=(own_after.ru_utime + own_after.ru_stime)
             - (own_before.ru_utime + own_before.ru_stime),
+            load_average=(load_before, os.getloadavg()[0]),
             timed_out=timed_out,
         )
         _read_messages(stdout_path, result)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -97,6 +99,8 @@ class Measurement:
             "peak_rss_bytes": self.sync.peak_rss_bytes,
             "sync_cpu_seconds": round(self.sync.cpu_seconds, 3),
             "emulator_cpu_seconds": round(self.sync.emulator_cpu_seconds, 3),
+            "load_average_before_after": [round(x, 2) for x in self.sync.load_average],
+            "cpus": os.cpu_count(),
             "requests": self.requests.as_dict(),
             "targets": [
                 {"target": name, "pass": verdict, "detail": detail}
@@ -315,9 +319,11 @@ def report(m: Measurement) -> None:
     print(f"ratio                {m.ratio:8.2f}")
     achieved = total.sent * m.latency_ms / 1000 / sync.wall_seconds if sync.wall_seconds else 0
     print(f"requests in flight   {achieved:8.2f} on average (sent x latency / wall)")
+    before, after = sync.load_average
     print(
         f"CPU time             {sync.cpu_seconds:8.2f} s sync process;"
-        f" {sync.emulator_cpu_seconds:.2f} s emulator (benchmark process)"
+        f" {sync.emulator_cpu_seconds:.2f} s emulator (benchmark process);"
+        f" load average {before:.2f} -> {after:.2f} on {os.cpu_count()} CPUs"
     )
     print(
         f"peak memory          {_mib(sync.peak_rss_bytes):>10} (sync process ru_maxrss);"
@@ -486,6 +492,8 @@ def provenance(manifest_path: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # On SIGTERM unwind normally, so that the running sync is killed with the benchmark.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     manifest = yaml.safe_load(args.manifest.read_text())
     streams = manifest_facts.stream_names(manifest)
     regimes = list(REGIMES) if args.regime == "both" else [args.regime]
