@@ -183,7 +183,9 @@ def test_integrations_keep_parameter_names_only():
     with HttpMocker() as http_mocker:
         mock_products(http_mocker, "/v1/products/{productId}/integrations")
         synced = records(run("integrations"))
-    expected = per_product(ACCOUNT.integrations)
+    # Products are read concurrently: compare in integrationId order.
+    synced = sorted(synced, key=lambda i: i["integrationId"])
+    expected = sorted(per_product(ACCOUNT.integrations), key=lambda i: i["integrationId"])
     assert [i["integrationId"] for i in synced] == [i["integrationId"] for i in expected]
     for got, source in zip(synced, expected, strict=True):
         if source["parameters"] is None:
