@@ -61,7 +61,6 @@ class Measurement:
     sync: SyncProcess
     requests: endpoints.RequestFigures
     round_trip_ms: float  # measured keep-alive GET against the emulator before the sync
-    nagle_off: bool
     first_request_after: float | None
     last_request_before_exit: float | None
     lower_bound: float = 0.0
@@ -78,7 +77,6 @@ class Measurement:
             "regime": self.regime,
             "latency_ms": self.latency_ms,
             "emulator_round_trip_ms": round(self.round_trip_ms, 2),
-            "emulator_tcp_nodelay": self.nagle_off,
             "rate_limit_per_second": self.rate_limit,
             "workers": self.workers.workers,
             "workers_source": self.workers.source,
@@ -123,7 +121,7 @@ def measure(
 ) -> Measurement:
     rate_limit = args.rate_limit if regime == "limit" else 0
     server = EmulatorServer(account=account, latency_ms=args.latency_ms)
-    with emulator_setup.nagle_off(not args.keep_nagle), server:
+    with server:
         round_trip = emulator_setup.round_trip_ms(server)
         server.rate_limit_per_second = rate_limit  # after the round-trip check
         config = {
@@ -151,7 +149,6 @@ def measure(
         sync=sync,
         requests=figures,
         round_trip_ms=round_trip,
-        nagle_off=not args.keep_nagle,
         first_request_after=None if first is None else first - sync.started_at,
         last_request_before_exit=(
             None if last is None else sync.started_at + sync.wall_seconds - last
@@ -259,10 +256,9 @@ def report(m: Measurement) -> None:
         print(f"  error: {error}")
     if not m.sync.succeeded and m.sync.stderr_tail.strip():
         print("  stderr (tail): " + m.sync.stderr_tail.strip().replace("\n", "\n    "))
-    nagle = "TCP_NODELAY set by the benchmark" if m.nagle_off else "Nagle left on (--keep-nagle)"
     print(
         f"emulator: keep-alive GET answered in {m.round_trip_ms:.1f} ms"
-        f" (configured {m.latency_ms} ms; {nagle})"
+        f" (configured {m.latency_ms} ms)"
     )
     print(f"workers: {m.workers.workers} ({m.workers.source})")
     print(f"parent chain depth: {m.chain.depth} ({' <- '.join(m.chain.chain)})")
@@ -452,12 +448,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--timeout", type=float, default=3600, help="seconds before a sync is killed"
-    )
-    parser.add_argument(
-        "--keep-nagle",
-        action="store_true",
-        help="leave Nagle's algorithm on in the emulator (adds ~40 ms a response; see"
-        " bench/emulator_setup.py)",
     )
     parser.add_argument(
         "--request-log",

@@ -804,6 +804,20 @@ def test_latency_delays_each_response_but_requests_run_concurrently():
     assert 0.3 <= elapsed < 1.5
 
 
+def test_keep_alive_answers_are_not_held_back_by_nagle(server):
+    """A keep-alive answer with no latency configured comes back in a few ms, not after the
+    ~40 ms delayed ACK that Nagle's algorithm waits for on the answer's last segment."""
+    with requests.Session() as session:
+        session.auth = AUTH
+        session.get(server.url + "/v1/products", timeout=10).raise_for_status()
+        times = []
+        for _ in range(9):
+            started = time.perf_counter()
+            session.get(server.url + "/v1/products", timeout=10).raise_for_status()
+            times.append(time.perf_counter() - started)
+    assert sorted(times)[4] < 0.025
+
+
 # -- faults -------------------------------------------------------------------------------------
 
 
