@@ -12,14 +12,12 @@ before PyAirbyte is imported) turns both off, so the only network traffic is to 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
-from contextlib import ExitStack
 from pathlib import Path
 
-from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
+from scripts import source as scripts_source
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = REPO_ROOT / "manifest.yaml"
@@ -64,15 +62,13 @@ EXAMPLE_QUERIES = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", type=Path, help="connector config (default: the emulator)")
+    scripts_source.add_arguments(parser)
     parser.add_argument(
         "--output",
         type=Path,
         default=Path("output/pyairbyte"),
         help=f"folder of the DuckDB file ({DATABASE_NAME}) and PyAirbyte's logs",
     )
-    parser.add_argument("--seed", type=int, default=1, help="emulator data seed")
-    parser.add_argument("--scale", default="small", choices=["small", "medium", "large"])
     args = parser.parse_args()
 
     args.output.mkdir(parents=True, exist_ok=True)
@@ -86,19 +82,7 @@ def main() -> int:
     from airbyte.caches import DuckDBCache
     from sqlalchemy import text
 
-    with ExitStack() as stack:
-        if args.config:
-            config = json.loads(args.config.read_text())
-            origin = config.get("base_url") or "https://api.configcat.com"
-        else:
-            server = stack.enter_context(EmulatorServer(seed=args.seed, scale=args.scale))
-            config = {
-                "username": DEFAULT_USERNAME,
-                "password": DEFAULT_PASSWORD,
-                "base_url": server.url,
-            }
-            origin = f"the bundled emulator at {server.url} (seed {args.seed}, {args.scale})"
-
+    with scripts_source.connector_config(args) as (config, origin):
         source = airbyte.get_source(
             "source-configcat", config=config, source_manifest=MANIFEST_PATH
         )

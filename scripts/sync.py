@@ -9,34 +9,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 
-from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
+from scripts import source
 from tooling import runtime
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", type=Path, help="connector config (default: the emulator)")
+    source.add_arguments(parser)
     parser.add_argument("--output", type=Path, default=Path("output"), help="default: output/")
-    parser.add_argument("--seed", type=int, default=1, help="emulator data seed")
-    parser.add_argument("--scale", default="small", choices=["small", "medium", "large"])
     args = parser.parse_args()
 
-    with ExitStack() as stack:
-        if args.config:
-            config = json.loads(args.config.read_text())
-            source = config.get("base_url") or "https://api.configcat.com"
-        else:
-            server = stack.enter_context(EmulatorServer(seed=args.seed, scale=args.scale))
-            config = {
-                "username": DEFAULT_USERNAME,
-                "password": DEFAULT_PASSWORD,
-                "base_url": server.url,
-            }
-            source = f"the bundled emulator at {server.url} (seed {args.seed}, {args.scale})"
-        print(f"Syncing every stream from {source} ...", flush=True)
+    with source.connector_config(args) as (config, origin):
+        print(f"Syncing every stream from {origin} ...", flush=True)
         result = runtime.run("read", config, configured_catalog=runtime.catalog())
 
     args.output.mkdir(parents=True, exist_ok=True)
