@@ -121,13 +121,7 @@ def run_read(
 
 def _read_messages(stdout_path: Path, result: SyncProcess) -> None:
     with stdout_path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            try:
-                message = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(message, dict):
-                continue
+        for message in runtime.airbyte_messages(lines):
             kind = message.get("type")
             if kind == "RECORD":
                 result.records[message["record"]["stream"]] += 1

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,21 +120,25 @@ def run(
             env={**os.environ, **(env or {})},
             cwd=work,
         )
-    messages = []
+    messages = list(airbyte_messages(completed.stdout.splitlines()))
     records: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for line in completed.stdout.splitlines():
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(message, dict):
-            continue
-        messages.append(message)
+    for message in messages:
         if message.get("type") == "RECORD":
             records[message["record"]["stream"]].append(message["record"]["data"])
     return RunResult(
         completed.returncode, messages, completed.stdout, completed.stderr, dict(records)
     )
+
+
+def airbyte_messages(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The Airbyte messages among a connector's stdout lines (anything else is skipped)."""
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(message, dict):
+            yield message
 
 
 def _write(path: Path, content: Any) -> str:
