@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -91,24 +91,8 @@ def read_measuring_memory(server: EmulatorServer) -> Outcome:
             process.returncode = os.waitstatus_to_exitcode(status)
             stdout.seek(0)
             stderr.seek(0)
-            result = parse(process.returncode, stdout.read(), stderr.read())
+            result = runtime.parse_output(process.returncode, stdout.read(), stderr.read())
     return Outcome(server, result, elapsed, peak_rss_kib=usage.ru_maxrss)
-
-
-def parse(returncode: int, stdout: str, stderr: str) -> runtime.RunResult:
-    """The Airbyte messages of a run's output, as tooling.runtime.run parses them."""
-    messages = []
-    records: dict[str, list[dict]] = defaultdict(list)
-    for line in stdout.splitlines():
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(message, dict):
-            messages.append(message)
-            if message.get("type") == "RECORD":
-                records[message["record"]["stream"]].append(message["record"]["data"])
-    return runtime.RunResult(returncode, messages, stdout, stderr, dict(records))
 
 
 def record_counts(result: runtime.RunResult) -> dict[str, int]:

@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections import defaultdict
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -86,23 +85,7 @@ def _run_local(layout: Path, argv: list[str], cwd: Path, args: list[str]) -> run
         timeout=900,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
-    return _parse(completed)
-
-
-def _parse(completed: subprocess.CompletedProcess) -> runtime.RunResult:
-    messages, records = [], defaultdict(list)
-    for line in completed.stdout.splitlines():
-        try:
-            message = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(message, dict):
-            messages.append(message)
-            if message.get("type") == "RECORD":
-                records[message["record"]["stream"]].append(message["record"]["data"])
-    return runtime.RunResult(
-        completed.returncode, messages, completed.stdout, completed.stderr, dict(records)
-    )
+    return runtime.parse_output(completed.returncode, completed.stdout, completed.stderr)
 
 
 LAUNCHERS = {

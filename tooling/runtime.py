@@ -120,14 +120,17 @@ def run(
             env={**os.environ, **(env or {})},
             cwd=work,
         )
-    messages = list(airbyte_messages(completed.stdout.splitlines()))
+    return parse_output(completed.returncode, completed.stdout, completed.stderr)
+
+
+def parse_output(returncode: int, stdout: str, stderr: str) -> RunResult:
+    """A finished run's result: its Airbyte messages, and the records by stream."""
+    messages = list(airbyte_messages(stdout.splitlines()))
     records: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for message in messages:
         if message.get("type") == "RECORD":
             records[message["record"]["stream"]].append(message["record"]["data"])
-    return RunResult(
-        completed.returncode, messages, completed.stdout, completed.stderr, dict(records)
-    )
+    return RunResult(returncode, messages, stdout, stderr, dict(records))
 
 
 def airbyte_messages(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
