@@ -19,6 +19,13 @@ def emulator():
         yield server
 
 
+@pytest.fixture(scope="module")
+def account_server():
+    """One emulator (seed 1, small) per test module, for tests that only read from it."""
+    with EmulatorServer() as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
 def isolated_request_cache(tmp_path, monkeypatch):
     """The CDK caches parent responses on disk; keep each test's cache to itself."""

@@ -21,7 +21,6 @@ import pytest
 import requests
 import yaml
 
-from emulator import EmulatorServer
 from emulator.data import parse_iso
 from tests.conftest import emulator_config
 from tooling import runtime
@@ -75,12 +74,6 @@ def builder(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-
-
-@pytest.fixture(scope="module")
-def account_server():
-    with EmulatorServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from emulator import EmulatorServer
 from tests.conftest import emulator_config
 from tests.test_full_sync import expected_records
 from tooling import runtime
@@ -37,12 +36,6 @@ IMAGE_MAIN_PY = (
 )
 # Inside a private mount namespace: bind the layout over the fixed path, then run the connector.
 IN_NAMESPACE = 'mount --bind "$1" /airbyte/integration_code && cd "$2" && shift 2 && exec "$@"'
-
-
-@pytest.fixture(scope="module")
-def account_server():
-    with EmulatorServer() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
