@@ -57,8 +57,11 @@ def manifest() -> dict[str, Any]:
 
 
 def stream_names() -> list[str]:
-    # Keys of `definitions.streams` are the stream names (tests/test_schemas.py checks it).
-    return list(manifest()["definitions"]["streams"])
+    """The streams in the manifest's `streams:` order, the order discovery lists them in.
+
+    Keys of `definitions.streams` are the stream names (tests/test_schemas.py checks it).
+    """
+    return [entry["$ref"].rsplit("/", 1)[1] for entry in manifest()["streams"]]
 
 
 def catalog(streams: list[str] | None = None, incremental: set[str] = frozenset()) -> dict:
