@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from emulator import Account
-from emulator.data import parse_iso
 from emulator.server import EmulatorServer, RequestLogEntry, match_route
 
 AUDIT_LOGS = "/v2/organizations/{organizationId}/auditlogs"
 # Listed by expected_requests() but read by no stream of the connector.
 NOT_READ = {"/v1/products/{productId}/invitations"}
 UNKNOWN = "(unknown path)"
+V1_MEMBERS = "/v1/organizations/{organizationId}/members"
+V2_MEMBERS = "/v2/organizations/{organizationId}/members"
 
 
 @dataclass
@@ -89,12 +90,19 @@ class RequestFigures:
         }
 
 
-def minimum_requests(account: Account) -> dict[str, int]:
-    """expected_requests() without the endpoints no stream reads (audit logs come separately)."""
+def minimum_requests(account: Account, only: set[str] | None = None) -> dict[str, int]:
+    """expected_requests() without the endpoints no stream reads (audit logs come separately).
+
+    `only`: keep these templates (a run of some streams); the v1 organization members endpoint
+    (read by Airbyte's earlier connector) needs what the v2 one needs, one GET per organization.
+    """
+    expected = account.expected_requests()
+    if only is not None and V1_MEMBERS in only:
+        expected[V1_MEMBERS] = expected.get(V2_MEMBERS, 0)
     return {
         template: count
-        for template, count in account.expected_requests().items()
-        if template not in NOT_READ
+        for template, count in expected.items()
+        if template not in NOT_READ and (only is None or template in only)
     }
 
 
@@ -118,10 +126,11 @@ def audit_windows(server: EmulatorServer, log: list[RequestLogEntry]) -> AuditWi
     for organization_id, start, end in windows:
         if organization_id not in server.account.organizations_by_id:
             continue
+        # The query's own text, so that the window is compared to the tick, as the server does.
         pages += server.account.audit_log_page_count(
             organization_id,
-            parse_iso(start),
-            parse_iso(end),
+            start,
+            end,
             retention_days=server.audit_log_retention_days,
         )
     return AuditWindows(
@@ -132,10 +141,14 @@ def audit_windows(server: EmulatorServer, log: list[RequestLogEntry]) -> AuditWi
     )
 
 
-def analyse(server: EmulatorServer, log: list[RequestLogEntry]) -> RequestFigures:
-    minimum = minimum_requests(server.account)
+def analyse(
+    server: EmulatorServer, log: list[RequestLogEntry], only: set[str] | None = None
+) -> RequestFigures:
+    """Figures per endpoint; `only`: the templates the streams synced need (None: every stream)."""
+    minimum = minimum_requests(server.account, only)
     audit = audit_windows(server, log)
-    minimum[AUDIT_LOGS] = audit.pages_minimum
+    if only is None or AUDIT_LOGS in only:
+        minimum[AUDIT_LOGS] = audit.pages_minimum
     order = list(minimum)
     rows: dict[str, EndpointFigures] = {
         template: EndpointFigures(template, minimum=count) for template, count in minimum.items()

@@ -9,8 +9,17 @@ the figures (2 only for bad arguments).
 Regimes (both with --latency-ms per response):
   latency  no rate limit.  Lower bound = minimum requests x latency / workers
            + depth of the longest parent chain x latency.
-  limit    --rate-limit requests per second per credential, with X-Rate-Limit-* headers and 429 +
-           Retry-After beyond it.  Lower bound = minimum requests / rate limit.
+  limit    --rate-limit requests per second and --rate-limit-per-minute requests per minute, per
+           credential (or per credential and path: --rate-limit-scope path), counted in fixed
+           windows that open at each period's first request (AspNetCoreRateLimit), with
+           X-Rate-Limit-* headers and 429 + Retry-After beyond them.  Lower bound on the SPAN
+           from the first request to the last (emulator request log): full minute windows of
+           the per-minute limit, each packed at the per-second limit, then the rest at the
+           per-second limit (bench/limits.py).  Wall time (with start-up) is printed beside it.
+
+--upstream runs Airbyte's earlier connector (PyPI airbyte-source-configcat, downloaded into
+output/upstream/, never committed) on its five streams against the same emulator and limits, and
+this manifest on the same five streams, side by side (bench/upstream.py).
 
     python -m bench.run --scale medium --regime both --json bench.json
     make bench ARGS="--scale large --regime limit"
@@ -25,14 +34,16 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bench import emulator_setup, endpoints, manifest_facts
+from bench import emulator_setup, endpoints, limits, manifest_facts, upstream
 from bench.process import SyncProcess, run_read
 from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer, build_account
 from tooling import runtime
@@ -51,11 +62,50 @@ MEMORY_GROWTH_ALLOWANCE = 5
 
 
 @dataclass
+class Run:
+    """What one sync runs: a manifest, its streams and its config, ready once the emulator is up."""
+
+    label: str  # "ours", "ours-5" (this manifest on the upstream's streams), "upstream"
+    manifest: dict  # as the bounds read it
+    manifest_path: Path | None  # None: written per emulator by `patch`
+    streams: list[str]
+    only: set[str] | None = None  # endpoints the streams need; None: every stream's
+    config_keys: tuple[str, ...] | None = None  # None: every key the bench sets
+    upstream: upstream.Upstream | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def prepare(self, server_url: str, config: dict, workdir: Path) -> tuple[Path, dict]:
+        if self.config_keys is not None:
+            config = {key: value for key, value in config.items() if key in self.config_keys}
+        if self.upstream is None:
+            return self.manifest_path, config
+        manifest, patches = upstream.patched(self.upstream, server_url)
+        self.notes = [f"upstream {self.upstream.source}, patched copy:"] + [
+            f"  - {patch}" for patch in patches
+        ]
+        path = workdir / "upstream-manifest.yaml"
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        return path, config
+
+
+UPSTREAM_ENDPOINTS = {
+    "/v1/organizations",
+    "/v1/products",
+    "/v1/products/{productId}/tags",
+    "/v1/products/{productId}/environments",
+}
+
+
+@dataclass
 class Measurement:
+    label: str
     scale: str
     regime: str
     latency_ms: int
     rate_limit: int
+    rate_limit_per_minute: int
+    rate_limit_scope: str
+    concurrency_config: Any
     workers: manifest_facts.Concurrency
     chain: manifest_facts.ParentChain
     sync: SyncProcess
@@ -63,21 +113,35 @@ class Measurement:
     round_trip_ms: float  # measured keep-alive GET against the emulator before the sync
     first_request_after: float | None
     last_request_before_exit: float | None
+    span: float  # first to last request in the emulator's log (0 without requests)
+    notes: list[str] = field(default_factory=list)
     lower_bound: float = 0.0
     lower_bound_formula: str = ""
     targets: list[tuple[str, bool | None, str]] = field(default_factory=list)
 
     @property
+    def measured(self) -> float:
+        """What the bound is compared with: the span under a limit, the wall time without one."""
+        return self.span if self.regime == "limit" else self.sync.wall_seconds
+
+    @property
     def ratio(self) -> float:
-        return self.sync.wall_seconds / self.lower_bound if self.lower_bound else float("inf")
+        """measured / bound; NaN when the bound is 0 (a few requests fit in one second)."""
+        return self.measured / self.lower_bound if self.lower_bound else float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "label": self.label,
             "scale": self.scale,
             "regime": self.regime,
             "latency_ms": self.latency_ms,
             "emulator_round_trip_ms": round(self.round_trip_ms, 2),
             "rate_limit_per_second": self.rate_limit,
+            "rate_limit_per_minute": self.rate_limit_per_minute,
+            "rate_limit_scope": self.rate_limit_scope,
+            "concurrency_config": self.concurrency_config,
+            "span_seconds": round(self.span, 3),
+            "notes": self.notes,
             "workers": self.workers.workers,
             "workers_source": self.workers.source,
             "parent_chain_depth": self.chain.depth,
@@ -116,14 +180,16 @@ def measure(
     scale: str,
     regime: str,
     args: argparse.Namespace,
-    manifest: dict,
-    streams: list[str],
+    run: Run,
 ) -> Measurement:
-    rate_limit = args.rate_limit if regime == "limit" else 0
+    limited = regime == "limit"
     server = EmulatorServer(account=account, latency_ms=args.latency_ms)
-    with server:
+    with server, tempfile.TemporaryDirectory(prefix="configcat-bench-manifest-") as workdir:
         round_trip = emulator_setup.round_trip_ms(server)
-        server.rate_limit_per_second = rate_limit  # after the round-trip check
+        # After the round-trip check, whose requests must not open a window.
+        server.rate_limit_per_second = args.rate_limit if limited else 0
+        server.rate_limit_per_minute = args.rate_limit_per_minute if limited else 0
+        server.rate_limit_scope = args.rate_limit_scope
         config = {
             "username": DEFAULT_USERNAME,
             "password": DEFAULT_PASSWORD,
@@ -132,20 +198,25 @@ def measure(
         if args.concurrency is not None:
             config["concurrency"] = args.concurrency
         config.update(args.set)
-        sync = run_read(args.manifest, config, streams, timeout=args.timeout)
+        manifest_path, config = run.prepare(server.url, config, Path(workdir))
+        sync = run_read(manifest_path, config, run.streams, timeout=args.timeout)
         log = server.request_log
-        figures = endpoints.analyse(server, log)
+        figures = endpoints.analyse(server, log, run.only)
     if args.request_log:
-        _write_request_log(args.request_log, scale, regime, sync.started_at, log)
+        _write_request_log(args.request_log, scale, regime, sync.started_at, log, run.label)
     first = min((entry.timestamp for entry in log), default=None)
     last = max((entry.timestamp for entry in log), default=None)
     measurement = Measurement(
+        label=run.label,
         scale=scale,
         regime=regime,
         latency_ms=args.latency_ms,
-        rate_limit=rate_limit,
-        workers=manifest_facts.concurrency(manifest, config),
-        chain=manifest_facts.parent_chain(manifest),
+        rate_limit=args.rate_limit if limited else 0,
+        rate_limit_per_minute=args.rate_limit_per_minute if limited else 0,
+        rate_limit_scope=args.rate_limit_scope,
+        concurrency_config=config.get("concurrency"),
+        workers=manifest_facts.concurrency(run.manifest, config),
+        chain=manifest_facts.parent_chain(run.manifest),
         sync=sync,
         requests=figures,
         round_trip_ms=round_trip,
@@ -153,17 +224,22 @@ def measure(
         last_request_before_exit=(
             None if last is None else sync.started_at + sync.wall_seconds - last
         ),
+        span=0.0 if first is None else last - first,
+        notes=list(run.notes),
     )
-    _lower_bound(measurement)
+    _lower_bound(measurement, log)
     _targets(measurement)
     return measurement
 
 
-def _write_request_log(path: Path, scale: str, regime: str, started_at: float, log) -> None:
+def _write_request_log(
+    path: Path, scale: str, regime: str, started_at: float, log, label: str = "ours"
+) -> None:
     """Append each request as a JSON line: seconds since the sync started, template, URL, status."""
     with path.open("a") as out:
         for entry in log:
             line = {
+                "run": label,
                 "scale": scale,
                 "regime": regime,
                 "t": round(entry.timestamp - started_at, 4),
@@ -175,19 +251,34 @@ def _write_request_log(path: Path, scale: str, regime: str, started_at: float, l
             out.write(json.dumps(line) + "\n")
 
 
-def _lower_bound(m: Measurement) -> None:
+def _lower_bound(m: Measurement, log) -> None:
     minimum = m.requests.minimum
     latency = m.latency_ms / 1000
+    workers, depth = m.workers.workers, m.chain.depth
     if m.regime == "latency":
-        workers, depth = m.workers.workers, m.chain.depth
         m.lower_bound = minimum * latency / workers + depth * latency
         m.lower_bound_formula = (
             f"{minimum} minimum requests x {m.latency_ms} ms / {workers} workers"
             f" + parent chain depth {depth} x {m.latency_ms} ms"
         )
+    elif m.rate_limit_scope == "credential":
+        m.lower_bound = limits.span_bound(minimum, m.rate_limit, m.rate_limit_per_minute)
+        m.lower_bound_formula = "span >= " + limits.describe(
+            minimum, m.rate_limit, m.rate_limit_per_minute
+        )
     else:
-        m.lower_bound = minimum / m.rate_limit
-        m.lower_bound_formula = f"{minimum} minimum requests / {m.rate_limit} per second"
+        # Counted per path: only a path asked many times (audit log pages) meets the limits, and
+        # the workers' round trips bound the rest.
+        per_path = Counter(entry.path for entry in log if entry.status != 429)
+        path, busiest = per_path.most_common(1)[0] if per_path else ("-", 0)
+        by_limits = limits.span_bound(busiest, m.rate_limit, m.rate_limit_per_minute)
+        by_workers = max(minimum - workers, 0) * latency / workers
+        m.lower_bound = max(by_limits, by_workers)
+        m.lower_bound_formula = (
+            f"span >= max({by_limits:.1f} s for the busiest path, {busiest} requests to {path};"
+            f" {by_workers:.1f} s = ({minimum} minimum - {workers}) x {m.latency_ms} ms"
+            f" / {workers} workers)"
+        )
 
 
 def _targets(m: Measurement) -> None:
@@ -215,9 +306,9 @@ def _targets(m: Measurement) -> None:
     else:
         m.targets.append(
             (
-                f"wall <= {LIMIT_RATIO_TARGET} x lower bound",
-                m.ratio <= LIMIT_RATIO_TARGET,
-                f"{m.ratio:.2f}",
+                f"span <= {LIMIT_RATIO_TARGET} x lower bound",
+                m.ratio <= LIMIT_RATIO_TARGET if m.lower_bound else None,
+                f"{m.ratio:.2f}" if m.lower_bound else "bound 0: N fits in one second",
             )
         )
         share = m.requests.rate_limited / m.requests.sent if m.requests.sent else 0.0
@@ -242,9 +333,18 @@ def _mib(size: int) -> str:
 
 
 def report(m: Measurement) -> None:
-    limit = f"{m.rate_limit} requests/s per credential" if m.rate_limit else "no rate limit"
-    title = f"{m.scale} / {m.regime}-bound: {m.latency_ms} ms per response, {limit}"
+    limit = (
+        f"{m.rate_limit} requests/s and {m.rate_limit_per_minute}/min per {m.rate_limit_scope}"
+        if m.regime == "limit"
+        else "no rate limit"
+    )
+    title = (
+        f"{m.label}: {m.scale} / {m.regime}-bound: {m.latency_ms} ms per response, {limit},"
+        f" concurrency config {m.concurrency_config}"
+    )
     print(f"\n=== {title} ===")
+    for note in m.notes:
+        print(note)
     status = "succeeded" if m.sync.succeeded else "FAILED"
     if m.sync.timed_out:
         status += " (killed at the timeout)"
@@ -310,9 +410,15 @@ def report(m: Measurement) -> None:
     )
     if first:
         first += f", last {m.last_request_before_exit:.2f} s before exit)"
-    print(f"wall time            {sync.wall_seconds:8.2f} s{first}")
-    print(f"lower bound          {m.lower_bound:8.2f} s = {m.lower_bound_formula}")
-    print(f"ratio                {m.ratio:8.2f}")
+    if m.regime == "limit":
+        print(f"span                 {m.span:8.2f} s (first to last request, emulator log)")
+        print(f"lower bound          {m.lower_bound:8.2f} s = {m.lower_bound_formula}")
+        print(f"ratio                {m.ratio:8.2f} (span / lower bound)")
+        print(f"wall time            {sync.wall_seconds:8.2f} s with start-up{first}")
+    else:
+        print(f"wall time            {sync.wall_seconds:8.2f} s{first}")
+        print(f"lower bound          {m.lower_bound:8.2f} s = {m.lower_bound_formula}")
+        print(f"ratio                {m.ratio:8.2f}")
     achieved = total.sent * m.latency_ms / 1000 / sync.wall_seconds if sync.wall_seconds else 0
     print(f"requests in flight   {achieved:8.2f} on average (sent x latency / wall)")
     before, after = sync.load_average
@@ -336,7 +442,8 @@ def memory_verdicts(measurements: list[Measurement]) -> list[dict[str, Any]]:
     verdicts = []
     for regime in REGIMES:
         runs = sorted(
-            (m for m in measurements if m.regime == regime), key=lambda m: SCALES.index(m.scale)
+            (m for m in measurements if m.regime == regime and m.label == "ours"),
+            key=lambda m: SCALES.index(m.scale),
         )
         if len(runs) < 2:
             continue
@@ -360,17 +467,33 @@ def memory_verdicts(measurements: list[Measurement]) -> list[dict[str, Any]]:
 def summary(measurements: list[Measurement], memory: list[dict[str, Any]]) -> None:
     print("\n=== summary ===")
     print(
-        f"{'scale':<7} {'regime':<8} {'ok':<3} {'sent':>6} {'429':>5} {'minimum':>7} {'extra':>6}"
-        f" {'wall s':>8} {'bound s':>8} {'ratio':>6} {'peak MiB':>9}"
+        "limit: ratio = span (first to last request) / its bound; latency: ratio = wall / bound."
+        "\nconc: the `concurrency` config value (- = not set: the manifest's default)."
+    )
+    print(
+        f"{'run':<8} {'scale':<7} {'regime':<8} {'conc':>4} {'ok':<3} {'sent':>6} {'429':>5}"
+        f" {'minimum':>7} {'extra':>6} {'span s':>8} {'bound s':>8} {'ratio':>6} {'wall s':>8}"
+        f" {'peak MiB':>9}"
     )
     for m in measurements:
         r = m.requests
+        span = f"{m.span:>8.2f}" if m.regime == "limit" else f"{'':>8}"
+        conc = "-" if m.concurrency_config is None else m.concurrency_config
         print(
-            f"{m.scale:<7} {m.regime:<8} {'yes' if m.sync.succeeded else 'NO':<3} {r.sent:>6}"
+            f"{m.label:<8} {m.scale:<7} {m.regime:<8} {conc!s:>4}"
+            f" {'yes' if m.sync.succeeded else 'NO':<3} {r.sent:>6}"
             f" {r.rate_limited:>5} {r.minimum:>7} {r.answered - r.minimum:>+6}"
-            f" {m.sync.wall_seconds:>8.2f} {m.lower_bound:>8.2f} {m.ratio:>6.2f}"
+            f" {span} {m.lower_bound:>8.2f} {m.ratio:>6.2f} {m.sync.wall_seconds:>8.2f}"
             f" {m.sync.peak_rss_bytes / 2**20:>9.1f}"
         )
+        off = [row for row in r.endpoints if row.extra or row.rate_limited]
+        for row in off:
+            print(
+                f"{'':<8} {row.template}: sent {row.sent}, 429 {row.rate_limited},"
+                f" minimum {row.minimum}, extra {row.extra:+d}"
+            )
+        if not m.sync.succeeded:
+            print(f"{'':<8} failed: {'; '.join(m.sync.errors[:2]) or m.sync.stderr_tail[-300:]}")
     if memory:
         print(
             f"peak memory growth (target: not beyond {MEMORY_GROWTH_ALLOWANCE} x the largest"
@@ -423,6 +546,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=int, default=80, help="per response (default 80)")
     parser.add_argument(
         "--rate-limit", type=int, default=20, help="per second, limit regime (default 20)"
+    )
+    parser.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=500,
+        help="per minute, limit regime (default 500)",
+    )
+    parser.add_argument(
+        "--rate-limit-scope",
+        choices=["credential", "path"],
+        default="credential",
+        help="limit regime: counters per credential (default) or per credential and path",
+    )
+    parser.add_argument(
+        "--upstream",
+        nargs="?",
+        const="download",
+        metavar="PATH",
+        help="also run Airbyte's earlier connector (a wheel or manifest.yaml; without PATH the"
+        " newest airbyte-source-configcat is downloaded into output/upstream/) and this"
+        " manifest on the same streams",
     )
     parser.add_argument(
         "--concurrency",
@@ -480,6 +624,33 @@ def provenance(manifest_path: Path) -> dict[str, Any]:
     }
 
 
+def upstream_runs(args: argparse.Namespace, manifest: dict, streams: list[str]) -> list[Run]:
+    """This manifest on the upstream's streams, then the upstream's manifest (patched per run)."""
+    source = upstream.load(None if args.upstream == "download" else Path(args.upstream))
+    theirs = manifest_facts.stream_names(source.manifest)
+    keys = upstream.config_keys(source)
+    print(
+        f"upstream: {source.source}; streams {', '.join(theirs)}; config keys {', '.join(keys)}"
+        " (concurrency and other settings are not passed to it)",
+        flush=True,
+    )
+    shared = [name for name in theirs if name in streams]
+    only_ours = set(UPSTREAM_ENDPOINTS) | {endpoints.V2_MEMBERS}
+    only_theirs = set(UPSTREAM_ENDPOINTS) | {endpoints.V1_MEMBERS}
+    return [
+        Run("ours-5", manifest, args.manifest, shared, only=only_ours),
+        Run(
+            "upstream",
+            source.manifest,
+            None,
+            theirs,
+            only=only_theirs,
+            config_keys=tuple(keys),
+            upstream=source,
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # On SIGTERM unwind normally, so that the running sync is killed with the benchmark.
@@ -496,16 +667,20 @@ def main(argv: list[str] | None = None) -> int:
         f" seed {args.seed}; {len(streams)} streams",
         flush=True,
     )
+    runs = [Run("ours", manifest, args.manifest, streams)]
+    if args.upstream:
+        runs += upstream_runs(args, manifest, streams)
     measurements = []
     for scale in args.scale:
         account = build_account(args.seed, scale)
         for regime in regimes:
-            print(f"... syncing {scale} / {regime}", file=sys.stderr, flush=True)
-            began = time.perf_counter()
-            measurement = measure(account, scale, regime, args, manifest, streams)
-            measurements.append(measurement)
-            report(measurement)
-            print(f"(measured in {time.perf_counter() - began:.0f} s)", flush=True)
+            for run in runs:
+                print(f"... syncing {run.label}: {scale} / {regime}", file=sys.stderr, flush=True)
+                began = time.perf_counter()
+                measurement = measure(account, scale, regime, args, run)
+                measurements.append(measurement)
+                report(measurement)
+                print(f"(measured in {time.perf_counter() - began:.0f} s)", flush=True)
     memory = memory_verdicts(measurements)
     summary(measurements, memory)
     if args.json:
