@@ -1,6 +1,7 @@
 """A local emulator of ConfigCat's Public Management API serving a seeded, fixed account."""
 
 from .data import SECRET_MARKER, Account, build_account
+from .datetimes import UtcDateTime, served
 from .faults import FaultRule
 from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 
@@ -11,5 +12,7 @@ __all__ = [
     "Account",
     "EmulatorServer",
     "FaultRule",
+    "UtcDateTime",
     "build_account",
+    "served",
 ]

@@ -7,10 +7,12 @@ import signal
 import threading
 
 from .data import AUDIT_LOG_RETENTION_DAYS, SCALES
+from .datetimes import DATETIME_STYLES, UTC_OFFSETS
 from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 
 
-def main(argv: list[str] | None = None) -> None:
+def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:
+    """The (not yet started) server that these command-line arguments describe."""
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089, help="0 picks a free port")
@@ -18,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--rate-limit", type=int, default=0, help="requests per second; 0 = off")
+    parser.add_argument("--datetime-style", choices=DATETIME_STYLES, default="trimmed")
+    parser.add_argument("--utc-offset", choices=UTC_OFFSETS, default="Z")
     parser.add_argument("--username", default=DEFAULT_USERNAME)
     parser.add_argument("--password", default=DEFAULT_PASSWORD)
     parser.add_argument(
@@ -25,8 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--audit-log-retention-days", type=int, default=AUDIT_LOG_RETENTION_DAYS)
     args = parser.parse_args(argv)
-
-    server = EmulatorServer(
+    return EmulatorServer(
         seed=args.seed,
         scale=args.scale,
         host=args.host,
@@ -35,14 +38,20 @@ def main(argv: list[str] | None = None) -> None:
         password=args.password,
         latency_ms=args.latency_ms,
         rate_limit_per_second=args.rate_limit,
+        datetime_style=args.datetime_style,
+        utc_offset=args.utc_offset,
         fail_first=args.fail_first,
         audit_log_retention_days=args.audit_log_retention_days,
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    server = server_from_arguments(argv)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     with server:
-        print(f"ConfigCat emulator listening on {server.url} (user={args.username})", flush=True)
+        print(f"ConfigCat emulator listening on {server.url} (user={server.username})", flush=True)
         stopped.wait()
 
 

@@ -4,7 +4,8 @@
 fixed base date, never from the wall clock, so the same seed and scale give byte-identical
 responses. Entities are stored in the exact shapes of ConfigCat's OpenAPI document (camelCase
 dicts with their embedded `product` objects), keyed by the id of their parent, so that tests can
-count what a sync has to produce without going through HTTP.
+count what a sync has to produce without going through HTTP. Date-times are `UtcDateTime`s, exact
+to .NET's tick; the server writes them as it is set to (see `datetimes`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .datetimes import UtcDateTime, ticks_of, ticks_since_epoch
+
 BASE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 
 # Every secret value contains this, so tests can grep any output for leaked secrets.
@@ -26,6 +29,7 @@ SECRET_MARKER = "emusecret"
 AUDIT_LOG_RETENTION_DAYS = 750
 AUDIT_LOG_DEFAULT_WINDOW = timedelta(days=7)
 AUDIT_LOG_MAX_WINDOW = timedelta(days=30)
+INVITATION_LIFETIME = timedelta(days=14)
 
 V1_VALUES = "/v1/configs/{configId}/environments/{environmentId}/values"
 V2_VALUES = "/v2/configs/{configId}/environments/{environmentId}/values"
@@ -217,12 +221,12 @@ SCALES = {
 
 
 def iso(moment: datetime) -> str:
-    """The one date-time form the emulator writes: UTC, whole seconds, `Z` suffix."""
+    """A datetime as a client writes it in a query: UTC, whole seconds, `Z` suffix."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso(text: str) -> datetime:
-    """Read any ISO-8601 date-time; one without an offset is taken as UTC."""
+    """Read an ISO-8601 date-time to the microsecond; one without an offset is taken as UTC."""
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -360,7 +364,7 @@ class Account:
         (or all, per `stale_in_environments_type`) of the environments not ignored.
         """
         product = self.products_by_id[product_id]
-        threshold = iso(self.base_date - timedelta(days=stale_flag_age_days))
+        threshold = UtcDateTime(self.base_date - timedelta(days=stale_flag_age_days))
         environments = self.environments[product_id]
         considered = {
             e["environmentId"]
@@ -444,21 +448,32 @@ class Account:
 
     # -- audit log ----------------------------------------------------------------------------
 
-    def now(self) -> datetime:
+    def now_exact(self) -> UtcDateTime:
         """The emulator's "now": the base date, or the newest audit event if that is later."""
         with self._audit_lock:
-            # One fixed-width form for every date, so the largest string is the latest.
-            newest = max(
-                (item["auditLogDateTime"] for items in self.audit_logs.values() for item in items),
-                default=iso(self.base_date),
-            )
-        return max(self.base_date, parse_iso(newest))
+            stamps = [
+                UtcDateTime(item["auditLogDateTime"])
+                for items in self.audit_logs.values()
+                for item in items
+            ]
+        # UtcDateTime texts all have one width, so the largest is the latest.
+        return max([UtcDateTime(self.base_date), *stamps])
+
+    def now(self) -> datetime:
+        """`now_exact()` as a datetime, which drops the 7th fractional digit."""
+        return self.now_exact().to_datetime()
+
+    def retention_boundary(self, retention_days: int) -> UtcDateTime:
+        """The oldest moment whose audit events a plan with this retention still serves."""
+        return UtcDateTime.from_ticks(
+            self.now_exact().ticks - ticks_of(timedelta(days=retention_days))
+        )
 
     def audit_log_items(
         self,
         organization_id: str,
-        from_utc: datetime,
-        to_utc: datetime,
+        from_utc: datetime | str,
+        to_utc: datetime | str,
         *,
         product_id: str | None = None,
         config_id: str | None = None,
@@ -466,15 +481,19 @@ class Account:
         audit_log_type: str | None = None,
         retention_days: int = AUDIT_LOG_RETENTION_DAYS,
     ) -> list[dict]:
-        """Items with from_utc <= auditLogDateTime < to_utc matching the filters, newest first."""
-        oldest_kept = self.now() - timedelta(days=retention_days)
+        """Items with from_utc <= auditLogDateTime < to_utc matching the filters, newest first.
+
+        Bounds given as text are compared to the tick, datetimes to their microsecond.
+        """
+        start, end = UtcDateTime(from_utc), UtcDateTime(to_utc)
+        oldest_kept = self.retention_boundary(retention_days)
         wanted = {"productId": product_id, "configId": config_id, "environmentId": environment_id}
         with self._audit_lock:
             items = list(self.audit_logs[organization_id])
         selected = []
         for item in items:
-            at = parse_iso(item["auditLogDateTime"])
-            if not (from_utc <= at < to_utc) or at < oldest_kept:
+            at = UtcDateTime(item["auditLogDateTime"])
+            if not (start <= at < end) or at < oldest_kept:
                 continue
             if audit_log_type is not None and item["auditLogTypeEnum"] != audit_log_type:
                 continue
@@ -482,14 +501,16 @@ class Account:
             if any(value is not None and scope[key] != value for key, value in wanted.items()):
                 continue
             selected.append(item)
-        selected.sort(key=lambda i: (i["auditLogDateTime"], i["auditLogId"]), reverse=True)
+        selected.sort(
+            key=lambda i: (UtcDateTime(i["auditLogDateTime"]), i["auditLogId"]), reverse=True
+        )
         return selected
 
     def audit_log_page_count(
         self,
         organization_id: str,
-        from_utc: datetime,
-        to_utc: datetime,
+        from_utc: datetime | str,
+        to_utc: datetime | str,
         page_size: int = 100,
         **filters: Any,
     ) -> int:
@@ -497,13 +518,14 @@ class Account:
         total = len(self.audit_log_items(organization_id, from_utc, to_utc, **filters))
         return max(1, math.ceil(total / page_size))
 
-    def add_audit_event(self, organization_id: str, at: datetime, **overrides: Any) -> dict:
+    def add_audit_event(self, organization_id: str, at: datetime | str, **overrides: Any) -> dict:
         """Record a new audit log item (next auditLogId) and return it.
 
         `overrides` replace fields of the item (camelCase, as served) or of its scope
         (`productId`, `configId`, `environmentId`). By default the event is a settingValueChanged
-        in the organization's first product, config and environment. `at` is truncated to whole
-        seconds, the precision every served date has.
+        in the organization's first product, config and environment. `at` is kept as exact as it
+        is given: a datetime to its microsecond (a naive one is UTC), text such as
+        `2026-11-01T01:00:00.1002513Z` to the tick.
         """
         organization = self.organizations_by_id[organization_id]
         products = [p for p in self.products if p["organization"] is organization]
@@ -519,10 +541,11 @@ class Account:
             if key in overrides:
                 scope[key] = overrides.pop(key)
         audit_type = overrides.get("auditLogTypeEnum", "settingValueChanged")
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        if "auditLogDateTime" in overrides:
+            overrides["auditLogDateTime"] = UtcDateTime(overrides["auditLogDateTime"])
         with self._audit_lock:
             item = self._new_audit_item(
-                at=at,
+                at=UtcDateTime(at),
                 audit_type=audit_type,
                 user=self.organization_users[organization_id][0],
                 where=f"{product['name']} / {config['name']} / {environment['name']}",
@@ -543,7 +566,7 @@ class Account:
     def _new_audit_item(
         self,
         *,
-        at: datetime,
+        at: UtcDateTime,
         audit_type: str,
         user: dict,
         where: str,
@@ -555,7 +578,7 @@ class Account:
         self._next_audit_log_id += 1
         return {
             "auditLogId": audit_log_id,
-            "auditLogDateTime": iso(at),
+            "auditLogDateTime": at,
             "auditLogTypeEnum": audit_type,
             "truncated": False,
             "modelVersion": 2,
@@ -671,6 +694,9 @@ class _Flag:
 class _Builder:
     def __init__(self, seed: int, scale: str) -> None:
         self.rng = random.Random(seed)
+        # Fractions of seconds come from a generator of their own, so that they leave every
+        # other value of a seed as it was before date-times had them.
+        self.fraction_rng = random.Random(f"{seed}:fractions")
         self.sizes = SCALES[scale]
         self.account = Account(seed, scale)
         self.next_setting_id = 1001
@@ -696,6 +722,19 @@ class _Builder:
 
     def chance(self, probability: float) -> bool:
         return self.rng.random() < probability
+
+    def precise(self, moment: datetime) -> UtcDateTime:
+        """A whole-second moment plus a fraction, in the mix a real account holds: mostly full
+        ticks (.NET's clock), some milliseconds only (e.g. from a database column), some none
+        (e.g. from an import)."""
+        roll = self.fraction_rng.random()
+        if roll < 0.15:
+            fraction = 0
+        elif roll < 0.35:
+            fraction = self.fraction_rng.randrange(1000) * 10_000
+        else:
+            fraction = self.fraction_rng.randrange(10_000_000)
+        return UtcDateTime.from_ticks(ticks_since_epoch(moment) + fraction)
 
     # -- the account --------------------------------------------------------------------------
 
@@ -843,10 +882,10 @@ class _Builder:
             "description": "Users who opted in" if self.chance(0.5) else None,
             "creatorEmail": creator["email"] if named_creator else None,
             "creatorFullName": creator["fullName"] if named_creator else None,
-            "createdAt": iso(created),
+            "createdAt": self.precise(created),
             "lastUpdaterEmail": updater["email"],
             "lastUpdaterFullName": updater["fullName"],
-            "updatedAt": iso(created + timedelta(days=self.rng.randrange(0, 90))),
+            "updatedAt": self.precise(created + timedelta(days=self.rng.randrange(0, 90))),
             "usage": 0,
         }
 
@@ -962,7 +1001,7 @@ class _Builder:
                 "isJson": is_json,
                 "configId": config["configId"],
                 "configName": config["name"],
-                "createdAt": iso(self.days_ago(200, 400)),
+                "createdAt": self.precise(self.days_ago(200, 400)),
                 "tags": attached,
                 "predefinedVariations": (
                     self._predefined_variations(setting_type) if has_variations else []
@@ -1092,7 +1131,7 @@ class _Builder:
     def _last_update(self, users: list[dict]) -> dict:
         updater = self.rng.choice(users) if self.chance(0.9) else None
         return {
-            "updatedAt": iso(self.days_ago(1, 180)),
+            "updatedAt": self.precise(self.days_ago(1, 180)),
             "lastUpdaterUserEmail": updater["email"] if updater else None,
             "lastUpdaterUserFullName": updater["fullName"] if updater else None,
         }
@@ -1438,7 +1477,9 @@ class _Builder:
                 "permissionGroupId": invitation["permissionGroupId"],
                 "createdAt": invitation["createdAt"],
                 "expired": invitation["expired"],
-                "expires": iso(parse_iso(invitation["createdAt"]) + timedelta(days=14)),
+                "expires": UtcDateTime.from_ticks(
+                    invitation["createdAt"].ticks + ticks_of(INVITATION_LIFETIME)
+                ),
             }
             for product in products
             for invitation in account.product_invitations[product["productId"]]
@@ -1449,20 +1490,21 @@ class _Builder:
         return {key: user[key] for key in ("userId", "fullName", "email", "twoFactorEnabled")}
 
     def _invitation(self, product: dict, groups: list) -> dict:
-        created = self.days_ago(1, 40)
+        created = self.precise(self.days_ago(1, 40))
         first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
         return {
             "invitationId": self.uuid(),
             "email": f"{first}.{last}@invited.example.org".lower(),
             "permissionGroupId": self.rng.choice(groups)["permissionGroupId"],
-            "createdAt": iso(created),
-            "expired": created + timedelta(days=14) <= BASE_DATE,
+            "createdAt": created,
+            "expired": created.ticks + ticks_of(INVITATION_LIFETIME)
+            <= UtcDateTime(BASE_DATE).ticks,
         }
 
     # -- audit log ----------------------------------------------------------------------------
 
-    def _audit_moments(self) -> list[datetime]:
-        """Whole-second moments in the 120 days before the base date, oldest first.
+    def _audit_moments(self) -> list[UtcDateTime]:
+        """Moments in the 120 days before the base date, oldest first.
 
         Some fall exactly on midnight and some are shared by several events (a bulk change),
         so tests can probe inclusive/exclusive window edges and stable ordering on ties.
@@ -1472,9 +1514,9 @@ class _Builder:
         while len(moments) < total:
             roll = self.rng.random()
             if roll < 0.05:
-                moment = BASE_DATE - timedelta(days=self.rng.randrange(1, 120))
+                moment = UtcDateTime(BASE_DATE - timedelta(days=self.rng.randrange(1, 120)))
             else:
-                moment = self.days_ago(0, 120)
+                moment = self.precise(self.days_ago(0, 120))
             repeat = self.rng.randint(2, 4) if roll > 0.95 else 1
             moments += [moment] * min(repeat, total - len(moments))
         return sorted(moments)

@@ -1,7 +1,8 @@
 """An HTTP server that answers like ConfigCat's Public Management API, for a seeded account.
 
 Every request goes through the same steps: optional latency, fault rules, HTTP Basic auth, the
-per-credential rate limit, then the endpoint. Each request is logged with the status it got.
+per-credential rate limit, then the endpoint, whose answer has its date-times written as the
+server is set to. Each request is logged with the status it got.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,8 +34,8 @@ from .data import (
     Account,
     build_account,
     iso,
-    parse_iso,
 )
+from .datetimes import DATETIME_STYLES, UTC_OFFSETS, UtcDateTime, served, ticks_of
 from .faults import STATUS_KINDS, FaultInjector, FaultRule
 
 DEFAULT_USERNAME = "emulator-user"
@@ -180,18 +181,21 @@ class Api:
             "data": items[start : start + page_size],
         }
 
-    def _audit_window(self, query: dict) -> tuple[datetime, datetime]:
+    def _audit_window(self, query: dict) -> tuple[UtcDateTime, UtcDateTime]:
         """[from, to) of an audit log request: `to` defaults to now, `from` to 7 days before it."""
         from_utc = _date_param(query, "fromUtcDateTime")
         to_utc = _date_param(query, "toUtcDateTime")
         if to_utc is None:
-            # `to` is exclusive: step just past now so that the newest event is included.
-            to_utc = self.account.now() + timedelta(microseconds=1)
+            # `to` is exclusive: one tick past now, so that the newest event is included.
+            to_utc = UtcDateTime.from_ticks(self.account.now_exact().ticks + 1)
         if from_utc is None:
-            from_utc = to_utc - AUDIT_LOG_DEFAULT_WINDOW
+            try:
+                from_utc = UtcDateTime.from_ticks(to_utc.ticks - ticks_of(AUDIT_LOG_DEFAULT_WINDOW))
+            except ValueError:  # a `to` within 7 days of year 1
+                raise ApiError(400, "toUtcDateTime", "toUtcDateTime is out of range.") from None
         if from_utc > to_utc:
             raise ApiError(400, "fromUtcDateTime", "fromUtcDateTime must precede toUtcDateTime.")
-        if to_utc - from_utc > AUDIT_LOG_MAX_WINDOW:
+        if to_utc.ticks - from_utc.ticks > ticks_of(AUDIT_LOG_MAX_WINDOW):
             raise ApiError(
                 400,
                 "toUtcDateTime",
@@ -405,12 +409,13 @@ def _uuid_param(query: dict, name: str) -> str | None:
     return text
 
 
-def _date_param(query: dict, name: str) -> datetime | None:
+def _date_param(query: dict, name: str) -> UtcDateTime | None:
+    """A date-time to the tick: 0 to 7 fractional digits, any offset (none means UTC)."""
     text = _single(query, name)
     if text is None:
         return None
     try:
-        return parse_iso(text)
+        return UtcDateTime(text)
     except ValueError:
         raise ApiError(400, name, f"The value '{text}' is not a valid date-time.") from None
 
@@ -441,8 +446,16 @@ class RateLimiter:
 class EmulatorServer:
     """Serves an Account over HTTP on a background thread; use as a context manager.
 
-    `latency_ms`, `rate_limit_per_second` and `audit_log_retention_days` are plain attributes
-    and may be changed while the server runs; `faults` holds the fault rules.
+    Options where the real API is unknown or set per plan, each a plain attribute that may be
+    changed while the server runs:
+
+    * `latency_ms`: added before each answer;
+    * `datetime_style` (`DATETIME_STYLES`, default "trimmed") and `utc_offset` (`UTC_OFFSETS`,
+      default "Z"): how every date-time is written (`datetimes.served`);
+    * `rate_limit_per_second` (0 = off, the default): see `RateLimiter`;
+    * `audit_log_retention_days`.
+
+    `faults` holds the fault rules.
     """
 
     def __init__(
@@ -458,7 +471,16 @@ class EmulatorServer:
         rate_limit_per_second: int = 0,
         fail_first: int = 0,
         audit_log_retention_days: int = AUDIT_LOG_RETENTION_DAYS,
+        *,
+        datetime_style: str = "trimmed",
+        utc_offset: str = "Z",
     ) -> None:
+        for name, value, allowed in (
+            ("datetime_style", datetime_style, DATETIME_STYLES),
+            ("utc_offset", utc_offset, UTC_OFFSETS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose from {allowed}")
         self.account = account if account is not None else build_account(seed, scale)
         self.host = host
         self.port = port
@@ -466,6 +488,8 @@ class EmulatorServer:
         self._password = password
         self.latency_ms = latency_ms
         self.rate_limit_per_second = rate_limit_per_second
+        self.datetime_style = datetime_style
+        self.utc_offset = utc_offset
         self.audit_log_retention_days = audit_log_retention_days
         self.faults = FaultInjector()
         if fail_first:
@@ -560,7 +584,8 @@ class EmulatorServer:
             return json_response(404, not_found().body)
         api = Api(self.account, self.audit_log_retention_days)
         try:
-            return json_response(200, ROUTES[template](api, query, **params))
+            payload = ROUTES[template](api, query, **params)
+            return json_response(200, served(payload, self.datetime_style, self.utc_offset))
         except ApiError as error:
             return json_response(error.status, error.body)
 

@@ -27,16 +27,31 @@ from emulator import (
     SECRET_MARKER,
     EmulatorServer,
     FaultRule,
+    UtcDateTime,
     build_account,
+    served,
 )
+from emulator.__main__ import server_from_arguments
 from emulator.data import AUDIT_LOG_TYPES, BASE_DATE, iso
+from emulator.datetimes import TICKS_PER_SECOND, ticks_of, ticks_since_epoch
 from emulator.server import ROUTES
 from tooling.openapi import strict_response_schema
 
 REPO = Path(__file__).resolve().parent.parent
 AUTH = (DEFAULT_USERNAME, DEFAULT_PASSWORD)
 ORG_AUDIT = "/v2/organizations/{organizationId}/auditlogs"
+# Any form the server may write: 0 to 7 fractional digits, `Z` or `+00:00`.
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|\+00:00)$")
+# X-Rate-Limit-Reset.
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+# .NET's round-trip ("o") format of a UTC DateTime, as the account holds date-times.
+ROUND_TRIP_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
+# What each datetime_style allows after the seconds (the offset excluded).
+FRACTION_OF_STYLE = {
+    "trimmed": re.compile(r"^(\.\d{0,6}[1-9])?$"),
+    "round_trip": re.compile(r"^\.\d{7}$"),
+    "whole_seconds": re.compile(r"^$"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +115,18 @@ def served_paths(account) -> list[tuple[str, str, dict]]:
     return paths
 
 
-def format_checker() -> jsonschema.FormatChecker:
-    """uuid as jsonschema checks it, plus the formats it leaves unchecked by default."""
+def format_checker(date_times: list[str] | None = None) -> jsonschema.FormatChecker:
+    """uuid as jsonschema checks it, plus the formats it leaves unchecked by default.
+
+    Every date-time string checked is appended to `date_times`, when given.
+    """
     checker = jsonschema.FormatChecker()
 
     @checker.checks("date-time")
     def is_date_time(value) -> bool:
-        return not isinstance(value, str) or bool(ISO_Z.match(value))
+        if isinstance(value, str) and date_times is not None:
+            date_times.append(value)
+        return not isinstance(value, str) or bool(DATE_TIME.match(value))
 
     @checker.checks("int32")
     def is_int32(value) -> bool:
@@ -175,7 +195,7 @@ def test_small_account_holds_what_the_tests_rely_on():
         assert 200 <= len(items) <= 300
         times = Counter(item["auditLogDateTime"] for item in items)
         assert max(times.values()) >= 2, "some events share a timestamp"
-        assert any(t.endswith("T00:00:00Z") for t in times), "some events fall on midnight"
+        assert any(t.endswith("T00:00:00.0000000Z") for t in times), "some fall on midnight"
         assert all(BASE_DATE - timedelta(days=120) <= datetime.fromisoformat(t) for t in times)
         assert {item["auditLogTypeEnum"] for item in items} <= set(AUDIT_LOG_TYPES)
 
@@ -191,6 +211,71 @@ def test_bigger_scales(scale, products):
         assert len(configs) == 3
         assert {c["evaluationVersion"] for c in configs} == {"v1", "v2"}
         assert all(len(account.settings[c["configId"]]) == 25 for c in configs)
+
+
+def test_seeded_date_times_are_exact_to_the_tick_and_mixed():
+    account = build_account()
+    found: list[UtcDateTime] = []
+
+    def collect(value, key=None) -> None:
+        if isinstance(value, dict):
+            for inner_key, inner in value.items():
+                collect(inner, inner_key)
+        elif isinstance(value, list):
+            for inner in value:
+                collect(inner, key)
+        elif key in ("createdAt", "updatedAt", "expires", "auditLogDateTime"):
+            assert isinstance(value, UtcDateTime), (key, value)
+            found.append(value)
+
+    collect(
+        [
+            account.settings,
+            list(account.setting_values.values()),
+            account.segments,
+            account.product_invitations,
+            account.organization_invitations,
+            account.audit_logs,
+        ]
+    )
+    assert all(ROUND_TRIP_Z.match(value) for value in found)
+    kinds = Counter(
+        "whole seconds"
+        if value.endswith(".0000000Z")
+        else "milliseconds"
+        if value.endswith("0000Z")
+        else "ticks"
+        for value in found
+    )
+    assert kinds["ticks"] > len(found) / 2, kinds
+    assert kinds["milliseconds"] > len(found) / 10 and kinds["whole seconds"] > len(found) / 10
+
+
+def test_utc_date_times_read_any_spelling_to_the_tick():
+    exact = UtcDateTime("2026-11-05T02:15:47.1002513Z")
+    assert exact.ticks % TICKS_PER_SECOND == 1002513
+    for spelling in (
+        "2026-11-05T02:15:47.1002513+00:00",
+        "2026-11-05T04:15:47.1002513+02:00",
+        "2026-11-05T02:15:47.1002513",
+    ):
+        assert UtcDateTime(spelling) == exact, spelling
+    assert UtcDateTime("2026-11-05T02:15:47.10025Z") == "2026-11-05T02:15:47.1002500Z"
+    assert UtcDateTime("2026-11-05T02:15:47Z") == "2026-11-05T02:15:47.0000000Z"
+    assert UtcDateTime(datetime(2026, 11, 5, 2, 15, 47, 100251)) == "2026-11-05T02:15:47.1002510Z"
+    assert UtcDateTime.from_ticks(exact.ticks + 1) == "2026-11-05T02:15:47.1002514Z"
+    assert exact.to_datetime() == datetime(2026, 11, 5, 2, 15, 47, 100251, tzinfo=UTC)
+    assert exact.wire() == "2026-11-05T02:15:47.1002513Z"
+    assert UtcDateTime("2026-11-05T02:15:47.10025Z").wire() == "2026-11-05T02:15:47.10025Z"
+    assert UtcDateTime("2026-11-05T02:15:47Z").wire("round_trip", "+00:00") == (
+        "2026-11-05T02:15:47.0000000+00:00"
+    )
+    assert exact.wire("whole_seconds") == "2026-11-05T02:15:47Z"
+    for bad in ("yesterday", "2026-11-05T02:15:47.12345678Z"):
+        with pytest.raises(ValueError):
+            UtcDateTime(bad)
+    with pytest.raises(ValueError):
+        exact.wire("ticks")
 
 
 def test_every_secret_carries_the_marker_and_all_kinds_are_listed():
@@ -244,8 +329,9 @@ def test_every_route_is_exercised_by_the_schema_check():
 
 @pytest.mark.parametrize("template", sorted(ROUTES))
 def test_responses_match_the_openapi_document_exactly(server, template):
+    date_times: list[str] = []
     validator = jsonschema.Draft7Validator(
-        strict_response_schema(template), format_checker=format_checker()
+        strict_response_schema(template), format_checker=format_checker(date_times)
     )
     checked = 0
     for path_template, path, query in served_paths(server.account):
@@ -260,6 +346,81 @@ def test_responses_match_the_openapi_document_exactly(server, template):
         assert not errors, (path, errors[:5])
         checked += 1
     assert checked
+    # The default style: System.Text.Json's, which never writes a trailing zero.
+    assert all(FRACTION_OF_STYLE["trimmed"].match(text[19:-1]) for text in date_times), date_times
+    assert all(text.endswith("Z") for text in date_times)
+
+
+@pytest.mark.parametrize(
+    "datetime_style, utc_offset",
+    [("trimmed", "+00:00"), ("round_trip", "Z"), ("round_trip", "+00:00"), ("whole_seconds", "Z")],
+)
+def test_every_date_time_is_written_in_the_configured_style(datetime_style, utc_offset):
+    """Every date-time of every endpoint (found by its format in the OpenAPI document) takes the
+    style, and the answers still match the document."""
+    date_times: list[str] = []
+    checker = format_checker(date_times)
+    validators = {
+        template: jsonschema.Draft7Validator(
+            strict_response_schema(template), format_checker=checker
+        )
+        for template in ROUTES
+    }
+    with EmulatorServer(datetime_style=datetime_style, utc_offset=utc_offset) as styled:
+        for template, path, query in served_paths(styled.account):
+            response = get(styled, path, **query)
+            assert response.status_code == 200, (path, response.text)
+            errors = [e.message for e in validators[template].iter_errors(response.json())]
+            assert not errors, (path, errors[:5])
+    assert len(date_times) > 100
+    for text in date_times:
+        assert text.endswith(utc_offset), text
+        assert FRACTION_OF_STYLE[datetime_style].match(text[19 : -len(utc_offset)]), text
+
+
+def fraction_lengths(texts: list[str]) -> set[int]:
+    return {len(text[19:].removesuffix("Z").removesuffix("+00:00").lstrip(".")) for text in texts}
+
+
+def test_default_answers_mix_date_time_lengths(server):
+    account = server.account
+    organization_id = account.organizations[0]["organizationId"]
+    page = get(
+        server,
+        fill(ORG_AUDIT, organizationId=organization_id),
+        fromUtcDateTime="2026-10-02T00:00:00Z",
+        toUtcDateTime="2026-11-01T00:00:00Z",
+    ).json()["data"]
+    assert len(page) > 50
+    lengths = fraction_lengths([item["auditLogDateTime"] for item in page])
+    assert {0, 7} < lengths, lengths
+    settings_lengths = [
+        fraction_lengths([s["createdAt"] for s in get(server, path).json()])
+        for template, path, _ in served_paths(account)
+        if template == "/v1/configs/{configId}/settings"
+    ]
+    assert all(len(lengths) >= 2 for lengths in settings_lengths), settings_lengths
+    assert any({0, 7} <= lengths for lengths in settings_lengths), settings_lengths
+
+
+def test_served_is_what_the_wire_carries(fresh):
+    account = fresh.account
+    config_id = next(iter(account.settings))
+    organization_id = account.organizations[0]["organizationId"]
+    window = {"fromUtcDateTime": "2026-10-02T00:00:00Z", "toUtcDateTime": "2026-11-01T00:00:00Z"}
+    expected_page = account.audit_log_items(organization_id, *window.values())[:100]
+    for options in [{}, {"datetime_style": "round_trip", "utc_offset": "+00:00"}]:
+        for name, value in options.items():
+            setattr(fresh, name, value)  # changed while the server runs
+        settings = get(fresh, f"/v1/configs/{config_id}/settings").json()
+        assert settings == served(account.settings[config_id], **options)
+        page = get(fresh, fill(ORG_AUDIT, organizationId=organization_id), **window).json()
+        assert page["data"] == served(expected_page, **options)
+    assert settings[0]["createdAt"].endswith("+00:00")
+    # A copy: nothing served is the account's own object.
+    copied = served(account.settings[config_id])
+    copied[0]["tags"].append("x")
+    assert "x" not in account.settings[config_id][0]["tags"]
 
 
 def test_values_envelopes_carry_their_config_and_environment(server):
@@ -397,7 +558,9 @@ def in_window(account, organization_id, start: datetime, end: datetime) -> list[
     return [
         item
         for item in account.audit_logs[organization_id]
-        if start <= datetime.fromisoformat(item["auditLogDateTime"]) < end
+        if ticks_since_epoch(start)
+        <= UtcDateTime(item["auditLogDateTime"]).ticks
+        < ticks_since_epoch(end)
     ]
 
 
@@ -428,7 +591,8 @@ def test_paging_walks_every_item_once_newest_first(server):
     total = len(expected)
     assert sorted(i["auditLogId"] for i in items) == sorted(i["auditLogId"] for i in expected)
     assert len({i["auditLogId"] for i in items}) == len(items) == total
-    keys = [(i["auditLogDateTime"], i["auditLogId"]) for i in items]
+    # Served texts vary in width (`...47.1Z` is earlier than `...47.1002513Z`): sort by time.
+    keys = [(UtcDateTime(i["auditLogDateTime"]), i["auditLogId"]) for i in items]
     assert keys == sorted(keys, reverse=True)
     for number, paging in enumerate(pagings, start=1):
         assert paging == {
@@ -476,32 +640,71 @@ def test_from_is_inclusive_and_to_is_exclusive_at_shared_timestamps(server):
     organization_id = account.organizations[0]["organizationId"]
     path = fill(ORG_AUDIT, organizationId=organization_id)
     shared = Counter(i["auditLogDateTime"] for i in account.audit_logs[organization_id])
-    stamp, count = shared.most_common(1)[0]
+    # The most shared stamp with a fraction, so that its spellings differ.
+    stamp, count = next(
+        (stamp, count) for stamp, count in shared.most_common() if not stamp.endswith(".0000000Z")
+    )
     assert count >= 2
-    moment = datetime.fromisoformat(stamp)
 
     def ids(start: str, end: str) -> set[int]:
         body = get(server, path, fromUtcDateTime=start, toUtcDateTime=end).json()
         assert body["paging"]["totalPages"] <= 1
         return {i["auditLogId"] for i in body["data"]}
 
+    def shifted(by: timedelta) -> UtcDateTime:
+        return UtcDateTime.from_ticks(stamp.ticks + ticks_of(by))
+
     at_stamp = {
         i["auditLogId"]
         for i in account.audit_logs[organization_id]
         if i["auditLogDateTime"] == stamp
     }
-    one_second_later = iso(moment + timedelta(seconds=1))
+    one_second_later = shifted(timedelta(seconds=1))
+    day_before = shifted(timedelta(days=-1))
     assert ids(stamp, one_second_later) == at_stamp
-    assert not ids(iso(moment - timedelta(days=1)), stamp) & at_stamp
-    assert at_stamp <= ids(iso(moment - timedelta(days=1)), one_second_later)
+    assert not ids(day_before, stamp) & at_stamp
+    assert at_stamp <= ids(day_before, one_second_later)
     # Other spellings of the same instant select the same items.
     no_zone = stamp.removesuffix("Z")
-    plus_two = (moment + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S") + "+02:00"
-    fraction = stamp.replace("Z", ".000Z")
-    for spelling in (no_zone, plus_two, fraction):
+    plus_two = shifted(timedelta(hours=2)).wire("round_trip").replace("Z", "+02:00")
+    for spelling in (no_zone, plus_two, stamp.wire(), stamp.wire("round_trip", "+00:00")):
         assert ids(spelling, one_second_later) == at_stamp, spelling
-    # Half a second after the stamp already excludes it.
-    assert not ids(stamp.replace("Z", ".5Z"), one_second_later) & at_stamp
+        assert not ids(day_before, spelling) & at_stamp, spelling
+    # A `from` one tick after the stamp excludes it; a `to` one tick after includes it.
+    one_tick = UtcDateTime.from_ticks(stamp.ticks + 1)
+    assert not ids(one_tick, one_second_later) & at_stamp
+    assert ids(day_before, one_tick) >= at_stamp
+
+
+def test_date_filters_compare_to_the_tick(fresh):
+    account = fresh.account
+    organization_id = account.organizations[0]["organizationId"]
+    path = fill(ORG_AUDIT, organizationId=organization_id)
+    added = account.add_audit_event(organization_id, "2026-11-01T02:15:47.1002513Z")
+    assert added["auditLogDateTime"] == "2026-11-01T02:15:47.1002513Z"
+    assert account.now_exact() == "2026-11-01T02:15:47.1002513Z"
+
+    def selected(start: str, end: str = "2026-11-02T00:00:00Z") -> bool:
+        response = get(fresh, path, fromUtcDateTime=start, toUtcDateTime=end)
+        assert response.status_code == 200, response.text
+        return added["auditLogId"] in {i["auditLogId"] for i in response.json()["data"]}
+
+    assert not selected("2026-11-01T02:15:47.1002514Z")
+    assert selected("2026-11-01T02:15:47.1002513Z")
+    assert selected("2026-11-01T02:15:47.1002513+00:00")
+    assert selected("2026-11-01T04:15:47.1002513+02:00")
+    assert not selected("2026-11-01T04:15:47.1002514+02:00")
+    assert selected("2026-11-01T02:15:47.10025Z")  # .1002500, before the event
+    assert not selected("2026-11-01T02:15:47.1003Z")
+    assert selected("2026-11-01T02:15:47Z")
+    assert not selected("2026-11-01T02:15:48Z")
+    assert not selected("2026-11-01T00:00:00Z", end="2026-11-01T02:15:47.1002513Z")
+    assert selected("2026-11-01T00:00:00Z", end="2026-11-01T02:15:47.1002514Z")
+    # Without dates the window ends just after now, which is the event itself.
+    newest = get(fresh, path).json()["data"][0]
+    assert newest["auditLogId"] == added["auditLogId"]
+    assert newest["auditLogDateTime"] == "2026-11-01T02:15:47.1002513Z"
+    assert get(fresh, path, fromUtcDateTime="2026-11-01T02:15:47.12345678Z").status_code == 400
 
 
 def test_midnight_events_belong_to_the_day_they_start(server):
@@ -510,9 +713,9 @@ def test_midnight_events_belong_to_the_day_they_start(server):
     midnight = next(
         i["auditLogDateTime"]
         for i in account.audit_logs[organization_id]
-        if i["auditLogDateTime"].endswith("T00:00:00Z")
+        if i["auditLogDateTime"].endswith("T00:00:00.0000000Z")
     )
-    day = datetime.fromisoformat(midnight)
+    day = midnight.to_datetime()
     at_midnight = {
         i["auditLogId"]
         for i in account.audit_logs[organization_id]
@@ -538,11 +741,12 @@ def test_without_dates_the_last_seven_days_are_served(server):
     account = server.account
     organization_id = account.organizations[1]["organizationId"]
     items, _ = read_all_pages(server, organization_id)
-    now = account.now()
+    now = account.now_exact().ticks
+    # [now - 7 days, now], shifted by one tick: `to` is exclusive, and one tick past now.
     expected = [
         i
         for i in account.audit_logs[organization_id]
-        if now - timedelta(days=7) <= datetime.fromisoformat(i["auditLogDateTime"]) <= now
+        if now - ticks_of(timedelta(days=7)) < i["auditLogDateTime"].ticks <= now
     ]
     assert expected
     assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
@@ -588,7 +792,7 @@ def test_events_older_than_the_retention_are_not_returned():
         expected = [
             i
             for i in in_window(account, organization_id, start, end)
-            if datetime.fromisoformat(i["auditLogDateTime"]) >= cutoff
+            if i["auditLogDateTime"].ticks >= ticks_since_epoch(cutoff)
         ]
         assert expected and len(expected) < len(in_window(account, organization_id, start, end))
         assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
@@ -601,11 +805,12 @@ def test_added_audit_events_are_served_first(fresh):
     at = BASE_DATE + timedelta(hours=1, microseconds=250)
     added = fresh.account.add_audit_event(organization_id, at, why="test growth")
     assert added["auditLogId"] == highest + 1
-    assert added["auditLogDateTime"] == "2026-11-01T01:00:00Z"
-    assert account.now() == BASE_DATE + timedelta(hours=1)
+    assert added["auditLogDateTime"] == "2026-11-01T01:00:00.0002500Z"
+    assert account.now() == at
 
     newest = get(fresh, fill(ORG_AUDIT, organizationId=organization_id)).json()["data"][0]
-    assert newest == added
+    assert newest == served(added)
+    assert newest["auditLogDateTime"] == "2026-11-01T01:00:00.00025Z"
     assert newest["why"] == "test growth"
     window = {"fromUtcDateTime": iso(BASE_DATE), "toUtcDateTime": "2026-11-02T00:00:00Z"}
     items, _ = read_all_pages(fresh, organization_id, **window)
@@ -904,6 +1109,29 @@ def test_unknown_fault_kind_is_refused():
 
 
 # -- command line -------------------------------------------------------------------------------
+
+
+def test_cli_options_reach_the_server():
+    server = server_from_arguments(
+        [
+            "--rate-limit",
+            "20",
+            "--datetime-style",
+            "round_trip",
+            "--utc-offset",
+            "+00:00",
+            "--audit-log-retention-days",
+            "35",
+        ]
+    )
+    assert server.rate_limit_per_second == 20
+    assert (server.datetime_style, server.utc_offset) == ("round_trip", "+00:00")
+    assert server.audit_log_retention_days == 35
+    defaults = server_from_arguments([])
+    assert defaults.rate_limit_per_second == 0
+    assert (defaults.datetime_style, defaults.utc_offset) == ("trimmed", "Z")
+    with pytest.raises(ValueError):
+        EmulatorServer(datetime_style="ticks")
 
 
 def test_cli_prints_where_it_listens_but_not_the_password():

@@ -1,7 +1,8 @@
 """Every stream and the error handler, in-process, with the CDK's HttpMocker.
 
 Response bodies come from the emulator's seeded account (the same code that serves the
-emulator), so they follow the OpenAPI document; nothing is hand-copied.
+emulator, date-times written as it writes them by default), so they follow the OpenAPI document;
+nothing is hand-copied.
 """
 
 import base64
@@ -17,6 +18,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 
+from emulator import served
 from emulator.data import build_account
 from emulator.server import ROUTES, V1_VALUES, V2_VALUES, Api
 from tooling.runtime import MANIFEST_PATH
@@ -37,7 +39,7 @@ PRODUCTS = [p["productId"] for p in ACCOUNT.products]
 
 
 def body(template: str, query: dict | None = None, **ids) -> dict | list:
-    return ROUTES[template](API, query or {}, **ids)
+    return served(ROUTES[template](API, query or {}, **ids))
 
 
 def mock(http_mocker: HttpMocker, template: str, query=None, responses=None, **ids) -> None:
@@ -83,8 +85,8 @@ def records(output: EntrypointOutput) -> list[dict]:
 
 
 def emitted(item: dict, **added) -> dict:
-    """An API item as the runtime emits it: top-level nulls are dropped, parent ids added."""
-    return {key: value for key, value in {**item, **added}.items() if value is not None}
+    """An API item as the runtime emits it: as served, top-level nulls dropped, parent ids added."""
+    return {key: value for key, value in {**served(item), **added}.items() if value is not None}
 
 
 def per_product(lists: dict) -> list[dict]:
@@ -249,7 +251,7 @@ def test_feature_flag_values_only_for_environments_of_the_configs_product():
 
 def test_audit_logs_follow_pages_until_has_next_is_false():
     organization_id = ORGANIZATIONS[0]
-    items = [dict(item) for item in ACCOUNT.audit_logs[organization_id][:3]]
+    items = served(ACCOUNT.audit_logs[organization_id][:3])
 
     def page(number: int, has_next: bool) -> HttpResponse:
         paging = {
