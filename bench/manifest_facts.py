@@ -106,3 +106,34 @@ def parent_chain(manifest: dict[str, Any]) -> ParentChain:
 
 def stream_names(manifest: dict[str, Any]) -> list[str]:
     return [stream["name"] for stream in resolve(manifest).get("streams", [])]
+
+
+def _rate(limit: Any, config: dict[str, Any]) -> int | None:
+    """A rate's `limit`: an int, or `config.get('key') or N` / `config.get('key', N)`."""
+    if isinstance(limit, int):
+        return limit
+    text = str(limit)
+    key = re.search(r"config\.get\(\s*['\"](\w+)['\"]", text)
+    if key and config.get(key.group(1)):
+        return int(config[key.group(1)])
+    default = re.search(r"(?:or|,)\s*(\d+)\s*\)?\s*}}", text)
+    return int(default.group(1)) if default else None
+
+
+def client_budget(manifest: dict[str, Any], config: dict[str, Any]) -> tuple[int, int]:
+    """(per second, per minute) of the manifest's own call-rate policies with this config; 0 = none.
+
+    The smallest limit among the MovingWindowCallRatePolicy rates of interval PT1S and PT1M.
+    """
+    per_second = per_minute = 0
+    budget = resolve(manifest).get("api_budget") or {}
+    for policy in budget.get("policies") or []:
+        for rate in policy.get("rates") or []:
+            limit = _rate(rate.get("limit"), config)
+            if not limit:
+                continue
+            if rate.get("interval") == "PT1S":
+                per_second = min(per_second or limit, limit)
+            elif rate.get("interval") == "PT1M":
+                per_minute = min(per_minute or limit, limit)
+    return per_second, per_minute

@@ -114,6 +114,7 @@ class Measurement:
     first_request_after: float | None
     last_request_before_exit: float | None
     span: float  # first to last request in the emulator's log (0 without requests)
+    client_budget: tuple[int, int] = (0, 0)  # the manifest's own (per second, per minute) pacing
     notes: list[str] = field(default_factory=list)
     lower_bound: float = 0.0
     lower_bound_formula: str = ""
@@ -225,6 +226,7 @@ def measure(
             None if last is None else sync.started_at + sync.wall_seconds - last
         ),
         span=0.0 if first is None else last - first,
+        client_budget=manifest_facts.client_budget(run.manifest, config),
         notes=list(run.notes),
     )
     _lower_bound(measurement, log)
@@ -419,6 +421,14 @@ def report(m: Measurement) -> None:
         print(f"wall time            {sync.wall_seconds:8.2f} s{first}")
         print(f"lower bound          {m.lower_bound:8.2f} s = {m.lower_bound_formula}")
         print(f"ratio                {m.ratio:8.2f}")
+        per_second, per_minute = m.client_budget
+        if per_second or per_minute:
+            floor = limits.span_bound(total.minimum, per_second, per_minute)
+            print(
+                f"span                 {m.span:8.2f} s; the connector's own budget"
+                f" ({per_second}/s, {per_minute}/min) allows no less than {floor:.2f} s"
+                " (info: not in the bound)"
+            )
     achieved = total.sent * m.latency_ms / 1000 / sync.wall_seconds if sync.wall_seconds else 0
     print(f"requests in flight   {achieved:8.2f} on average (sent x latency / wall)")
     before, after = sync.load_average
