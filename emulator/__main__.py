@@ -8,6 +8,7 @@ import threading
 
 from .data import AUDIT_LOG_RETENTION_DAYS, SCALES
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS
+from .rate_limits import RATE_LIMIT_SCOPES
 from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 
 
@@ -20,6 +21,15 @@ def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--rate-limit", type=int, default=0, help="requests per second; 0 = off")
+    parser.add_argument(
+        "--rate-limit-per-minute", type=int, default=0, help="requests per minute; 0 = off"
+    )
+    parser.add_argument(
+        "--rate-limit-scope",
+        choices=RATE_LIMIT_SCOPES,
+        default="credential",
+        help="count per credential, or per credential and request path",
+    )
     parser.add_argument("--datetime-style", choices=DATETIME_STYLES, default="trimmed")
     parser.add_argument("--utc-offset", choices=UTC_OFFSETS, default="Z")
     parser.add_argument("--username", default=DEFAULT_USERNAME)
@@ -38,6 +48,8 @@ def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:
         password=args.password,
         latency_ms=args.latency_ms,
         rate_limit_per_second=args.rate_limit,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+        rate_limit_scope=args.rate_limit_scope,
         datetime_style=args.datetime_style,
         utc_offset=args.utc_offset,
         fail_first=args.fail_first,

@@ -1,8 +1,8 @@
 """An HTTP server that answers like ConfigCat's Public Management API, for a seeded account.
 
 Every request goes through the same steps: optional latency, fault rules, HTTP Basic auth, the
-per-credential rate limit, then the endpoint, whose answer has its date-times written as the
-server is set to. Each request is logged with the status it got.
+rate limits, then the endpoint, whose answer has its date-times written as the server is set to.
+Each request is logged with the status it got.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,10 +32,10 @@ from .data import (
     V2_VALUES,
     Account,
     build_account,
-    iso,
 )
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS, UtcDateTime, served, ticks_of
 from .faults import STATUS_KINDS, FaultInjector, FaultRule
+from .rate_limits import RATE_LIMIT_SCOPES, RateLimiter, RateLimitRule
 
 DEFAULT_USERNAME = "emulator-user"
 DEFAULT_PASSWORD = "emulator-password-3f9c1e7a"
@@ -420,26 +419,6 @@ def _date_param(query: dict, name: str) -> UtcDateTime | None:
         raise ApiError(400, name, f"The value '{text}' is not a valid date-time.") from None
 
 
-# -- rate limit -------------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """Fixed one-second windows (aligned to whole seconds) per credential."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._windows: dict[str, tuple[int, int]] = {}  # credential -> (window second, requests)
-
-    def hit(self, credential: str, limit: int, now: float) -> tuple[bool, int, int]:
-        """Count one request: (allowed, requests remaining, second when the window resets)."""
-        window = math.floor(now)
-        with self._lock:
-            start, count = self._windows.get(credential, (window, 0))
-            count = count + 1 if start == window else 1
-            self._windows[credential] = (window, count)
-        return count <= limit, max(0, limit - count), window + 1
-
-
 # -- the server -------------------------------------------------------------------------------
 
 
@@ -452,7 +431,8 @@ class EmulatorServer:
     * `latency_ms`: added before each answer;
     * `datetime_style` (`DATETIME_STYLES`, default "trimmed") and `utc_offset` (`UTC_OFFSETS`,
       default "Z"): how every date-time is written (`datetimes.served`);
-    * `rate_limit_per_second` (0 = off, the default): see `RateLimiter`;
+    * `rate_limit_per_second`, `rate_limit_per_minute` (0 = off, the default) and
+      `rate_limit_scope` (`RATE_LIMIT_SCOPES`, default "credential"): see `rate_limits`;
     * `audit_log_retention_days`.
 
     `faults` holds the fault rules.
@@ -472,10 +452,13 @@ class EmulatorServer:
         fail_first: int = 0,
         audit_log_retention_days: int = AUDIT_LOG_RETENTION_DAYS,
         *,
+        rate_limit_per_minute: int = 0,
+        rate_limit_scope: str = "credential",
         datetime_style: str = "trimmed",
         utc_offset: str = "Z",
     ) -> None:
         for name, value, allowed in (
+            ("rate_limit_scope", rate_limit_scope, RATE_LIMIT_SCOPES),
             ("datetime_style", datetime_style, DATETIME_STYLES),
             ("utc_offset", utc_offset, UTC_OFFSETS),
         ):
@@ -488,6 +471,8 @@ class EmulatorServer:
         self._password = password
         self.latency_ms = latency_ms
         self.rate_limit_per_second = rate_limit_per_second
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self.rate_limit_scope = rate_limit_scope
         self.datetime_style = datetime_style
         self.utc_offset = utc_offset
         self.audit_log_retention_days = audit_log_retention_days
@@ -552,25 +537,31 @@ class EmulatorServer:
     # answering
 
     def respond(
-        self, method: str, query: dict, template: str | None, params: dict, authorization: str
+        self,
+        method: str,
+        path: str,
+        query: dict,
+        template: str | None,
+        params: dict,
+        authorization: str,
     ) -> Response:
         """The answer to a request that no fault rule took over."""
         if not self._authenticated(authorization):
             return unauthorized()
-        rate_headers = {}
+        rules = []
+        if self.rate_limit_per_minute > 0:
+            rules.append(RateLimitRule.per_minute(self.rate_limit_per_minute))
         if self.rate_limit_per_second > 0:
-            now = time.time()
-            allowed, remaining, reset = self._rate_limiter.hit(
-                self.username, self.rate_limit_per_second, now
+            rules.append(RateLimitRule.per_second(self.rate_limit_per_second))
+        rate_headers = {}
+        if rules:
+            key = (
+                (self.username, method, path) if self.rate_limit_scope == "path" else self.username
             )
-            rate_headers = {
-                "X-Rate-Limit-Remaining": str(remaining),
-                "X-Rate-Limit-Reset": iso(datetime.fromtimestamp(reset, UTC)),
-            }
-            if not allowed:
-                response = too_many_requests(max(1, math.ceil(reset - now)))
-                response.headers.update(rate_headers)
-                return response
+            verdict = self._rate_limiter.hit(key, rules, time.time_ns() // 100)
+            if verdict.refused_by is not None:
+                return quota_exceeded(verdict.refused_by, verdict.retry_after)
+            rate_headers = verdict.headers
         response = self._route(method, query, template, params)
         response.headers.update(rate_headers)
         return response
@@ -608,6 +599,16 @@ def unauthorized() -> Response:
     response = json_response(401, {"message": ["Unauthorized."]})
     response.headers["WWW-Authenticate"] = 'Basic realm="ConfigCat Public Management API"'
     return response
+
+
+def quota_exceeded(rule: RateLimitRule, retry_after: int) -> Response:
+    """AspNetCoreRateLimit's refusal: Retry-After alone, and its message as plain text."""
+    return Response(
+        429,
+        rule.message.encode(),
+        headers={"Retry-After": str(retry_after)},
+        content_type="text/plain",
+    )
 
 
 def too_many_requests(retry_after: int | None) -> Response:
@@ -689,7 +690,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = fault_response(fault)
         else:
             authorization = self.headers.get("Authorization", "")
-            response = emulator.respond(self.command, query, template, params, authorization)
+            response = emulator.respond(
+                self.command, target.path, query, template, params, authorization
+            )
             if fault is not None and fault.kind == "malformed_json":
                 response = Response(200, response.body[: len(response.body) // 2])
         record(response.status)

@@ -34,6 +34,7 @@ from emulator import (
 from emulator.__main__ import server_from_arguments
 from emulator.data import AUDIT_LOG_TYPES, BASE_DATE, iso
 from emulator.datetimes import TICKS_PER_SECOND, ticks_of, ticks_since_epoch
+from emulator.rate_limits import RateLimiter, RateLimitRule
 from emulator.server import ROUTES
 from tooling.openapi import strict_response_schema
 
@@ -42,9 +43,8 @@ AUTH = (DEFAULT_USERNAME, DEFAULT_PASSWORD)
 ORG_AUDIT = "/v2/organizations/{organizationId}/auditlogs"
 # Any form the server may write: 0 to 7 fractional digits, `Z` or `+00:00`.
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|\+00:00)$")
-# X-Rate-Limit-Reset.
-ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-# .NET's round-trip ("o") format of a UTC DateTime, as the account holds date-times.
+# .NET's round-trip ("o") format of a UTC DateTime: as the account holds date-times, and as
+# X-Rate-Limit-Reset carries one.
 ROUND_TRIP_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
 # What each datetime_style allows after the seconds (the offset excluded).
 FRACTION_OF_STYLE = {
@@ -964,34 +964,131 @@ def test_request_log_records_template_query_and_status(fresh):
     assert fresh.request_log == []
 
 
-def burst(server: EmulatorServer, count: int) -> list[requests.Response]:
-    """`count` requests inside one rate-limit window (retried if a second boundary splits it)."""
+def burst(server: EmulatorServer, paths: list[str]) -> list[requests.Response]:
+    """GETs of `paths` in order, all within a second of the first (retried until they are)."""
     for _ in range(5):
-        time.sleep(1.02 - time.time() % 1)  # start just after a whole second
-        started = time.time()
         with requests.Session() as session:
             session.auth = AUTH
-            responses = [session.get(server.url + "/v1/me", timeout=10) for _ in range(count)]
-        if math.floor(time.time()) == math.floor(started):
+            started = time.monotonic()
+            responses = [session.get(server.url + path, timeout=10) for path in paths]
+        if time.monotonic() - started < 0.9:
             return responses
+        time.sleep(1.1)  # let the window end before trying again
     pytest.fail("could not fit the burst into one second")
 
 
 def test_rate_limit_headers_and_429(fresh):
     fresh.rate_limit_per_second = 5
-    responses = burst(fresh, 8)
+    before = datetime.now(UTC)
+    responses = burst(fresh, ["/v1/me"] * 8)
     assert [r.status_code for r in responses] == [200] * 5 + [429] * 3
-    assert [int(r.headers["X-Rate-Limit-Remaining"]) for r in responses] == [4, 3, 2, 1, 0, 0, 0, 0]
-    for response in responses:
-        reset = datetime.fromisoformat(response.headers["X-Rate-Limit-Reset"])
-        assert ISO_Z.match(response.headers["X-Rate-Limit-Reset"])
-        assert 0 < (reset - datetime.now(UTC)).total_seconds() <= 1.5
-    for response in responses[5:]:
-        assert int(response.headers["Retry-After"]) >= 1
-        assert "Retry-After" not in responses[0].headers
+    allowed, refused = responses[:5], responses[5:]
+    assert [r.headers["X-Rate-Limit-Remaining"] for r in allowed] == ["4", "3", "2", "1", "0"]
+    assert {r.headers["X-Rate-Limit-Limit"] for r in allowed} == {"1s"}
+    # One window, opened by the first request: one reset for all, a second after it.
+    resets = {r.headers["X-Rate-Limit-Reset"] for r in allowed}
+    assert len(resets) == 1
+    reset = resets.pop()
+    assert ROUND_TRIP_Z.match(reset), reset
+    assert 1 <= (UtcDateTime(reset).to_datetime() - before).total_seconds() <= 1.5
+    for response in refused:
+        assert response.headers["Retry-After"] == "1"
+        assert response.headers["Content-Type"] == "text/plain"
+        assert response.text == "API calls quota exceeded! maximum admitted 5 per 1s."
+        assert "X-Rate-Limit-Remaining" not in response.headers
+        assert "X-Rate-Limit-Reset" not in response.headers
+    assert "Retry-After" not in allowed[0].headers
     assert Counter(e.status for e in fresh.request_log) == {200: 5, 429: 3}
-    time.sleep(1.05)
-    assert get(fresh, "/v1/me").status_code == 200
+    time.sleep(max(0.0, (UtcDateTime(reset).to_datetime() - datetime.now(UTC)).total_seconds()))
+    time.sleep(0.05)
+    response = get(fresh, "/v1/me")
+    assert response.status_code == 200 and response.headers["X-Rate-Limit-Remaining"] == "4"
+
+
+def test_rate_limit_per_minute(fresh):
+    fresh.rate_limit_per_minute = 5
+    before = datetime.now(UTC)
+    responses = [get(fresh, "/v1/me") for _ in range(6)]
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    assert {r.headers["X-Rate-Limit-Limit"] for r in responses[:5]} == {"1m"}
+    assert [r.headers["X-Rate-Limit-Remaining"] for r in responses[:5]] == ["4", "3", "2", "1", "0"]
+    reset = UtcDateTime(responses[0].headers["X-Rate-Limit-Reset"]).to_datetime()
+    assert 60 <= (reset - before).total_seconds() <= 61
+    refused = responses[5]
+    assert 58 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["Content-Type"] == "text/plain"
+    assert refused.text == "API calls quota exceeded! maximum admitted 5 per 1m."
+
+
+def test_headers_report_the_longest_period_and_refused_requests_count_in_it(fresh):
+    fresh.rate_limit_per_second = 3
+    fresh.rate_limit_per_minute = 5
+    responses = burst(fresh, ["/v1/me"] * 4)
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert [r.headers["X-Rate-Limit-Remaining"] for r in responses[:3]] == ["4", "3", "2"]
+    assert {r.headers["X-Rate-Limit-Limit"] for r in responses[:3]} == {"1m"}
+    assert responses[3].text == "API calls quota exceeded! maximum admitted 3 per 1s."
+    time.sleep(1.1)
+    # The refused fourth request used up the minute's fourth call.
+    responses = [get(fresh, "/v1/me") for _ in range(2)]
+    assert [r.status_code for r in responses] == [200, 429]
+    assert responses[0].headers["X-Rate-Limit-Remaining"] == "0"
+    assert responses[1].text == "API calls quota exceeded! maximum admitted 5 per 1m."
+
+
+def test_rate_limit_scope_path_counts_each_path_apart(fresh):
+    fresh.rate_limit_per_second = 2
+    paths = ["/v1/me", "/v1/organizations", "/v1/me", "/v1/products", "/v1/organizations"]
+    assert [r.status_code for r in burst(fresh, paths)] == [200, 200, 429, 429, 429]
+    time.sleep(1.1)
+    fresh.rate_limit_scope = "path"
+    responses = burst(fresh, [*paths, "/v1/me"])
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    remaining = [r.headers.get("X-Rate-Limit-Remaining") for r in responses]
+    assert remaining == ["1", "1", "0", "1", "0", None]
+
+
+SECOND = TICKS_PER_SECOND
+
+
+def test_rate_limit_windows_open_at_the_first_request_not_at_the_clock():
+    limiter = RateLimiter()
+    rule = RateLimitRule.per_second(2)
+    start = 1_700_000_000 * SECOND + 7 * SECOND // 10  # 0.7 s past a whole second
+    first = limiter.hit("key", [rule], start)
+    assert first.refused_by is None
+    assert first.headers == {
+        "X-Rate-Limit-Limit": "1s",
+        "X-Rate-Limit-Remaining": "1",
+        "X-Rate-Limit-Reset": str(UtcDateTime.from_ticks(start + SECOND)),
+    }
+    # Past the whole second but still in the window that the first request opened.
+    assert limiter.hit("key", [rule], start + 5 * SECOND // 10).refused_by is None
+    refused = limiter.hit("key", [rule], start + 9 * SECOND // 10)
+    assert refused.refused_by == rule and refused.retry_after == 1 and refused.headers == {}
+    assert limiter.hit("key", [rule], start + SECOND).refused_by == rule  # the window's last tick
+    assert limiter.hit("other", [rule], start + SECOND).refused_by is None
+    later = limiter.hit("key", [rule], start + SECOND + 1)
+    assert later.refused_by is None
+    assert later.headers["X-Rate-Limit-Remaining"] == "1"
+    assert later.headers["X-Rate-Limit-Reset"] == str(
+        UtcDateTime.from_ticks(start + 2 * SECOND + 1)
+    )
+
+
+def test_rate_limit_minute_windows():
+    limiter = RateLimiter()
+    rule = RateLimitRule.per_minute(5)
+    start = 1_700_000_000 * SECOND
+    for index in range(5):
+        verdict = limiter.hit("key", [rule], start + index * SECOND)
+        assert verdict.headers["X-Rate-Limit-Remaining"] == str(4 - index)
+    refused = limiter.hit("key", [rule], start + 20 * SECOND + SECOND // 4)
+    assert refused.refused_by == rule and refused.retry_after == 40  # 39.75 s, rounded
+    assert rule.message == "API calls quota exceeded! maximum admitted 5 per 1m."
+    assert limiter.hit("key", [rule], start + 60 * SECOND).refused_by == rule
+    again = limiter.hit("key", [rule], start + 60 * SECOND + 1)
+    assert again.refused_by is None and again.headers["X-Rate-Limit-Remaining"] == "4"
 
 
 def test_no_rate_limit_headers_when_the_limit_is_off(server):
@@ -1116,6 +1213,10 @@ def test_cli_options_reach_the_server():
         [
             "--rate-limit",
             "20",
+            "--rate-limit-per-minute",
+            "500",
+            "--rate-limit-scope",
+            "path",
             "--datetime-style",
             "round_trip",
             "--utc-offset",
@@ -1124,12 +1225,14 @@ def test_cli_options_reach_the_server():
             "35",
         ]
     )
-    assert server.rate_limit_per_second == 20
+    assert (server.rate_limit_per_second, server.rate_limit_per_minute) == (20, 500)
+    assert server.rate_limit_scope == "path"
     assert (server.datetime_style, server.utc_offset) == ("round_trip", "+00:00")
     assert server.audit_log_retention_days == 35
     defaults = server_from_arguments([])
-    assert defaults.rate_limit_per_second == 0
-    assert (defaults.datetime_style, defaults.utc_offset) == ("trimmed", "Z")
+    assert (defaults.rate_limit_per_second, defaults.rate_limit_per_minute) == (0, 0)
+    assert (defaults.rate_limit_scope, defaults.datetime_style) == ("credential", "trimmed")
+    assert defaults.utc_offset == "Z"
     with pytest.raises(ValueError):
         EmulatorServer(datetime_style="ticks")
 
