@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The Builder's older airbyte-cdk: its own venv, for the tests that load the manifest into it.
+BUILDER_CDK_VENV := .venv-builder-cdk
+BUILDER_CDK_INSTALLED := $(BUILDER_CDK_VENV)/.installed
 # PyAirbyte is heavy: its own venv, installed only by `make pyairbyte`.
 PYAIRBYTE_VENV := .venv-pyairbyte
 PYAIRBYTE_INSTALLED := $(PYAIRBYTE_VENV)/.installed
@@ -21,12 +24,18 @@ $(PYAIRBYTE_INSTALLED): requirements-pyairbyte.txt
 	$(PYAIRBYTE_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-pyairbyte.txt
 	touch $(PYAIRBYTE_INSTALLED)
 
+$(BUILDER_CDK_INSTALLED): requirements-builder-cdk.txt
+	$(PYTHON) -m venv $(BUILDER_CDK_VENV)
+	echo '*' > $(BUILDER_CDK_VENV)/.gitignore
+	$(BUILDER_CDK_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-builder-cdk.txt
+	touch $(BUILDER_CDK_INSTALLED)
+
 ## Full sync of every stream against the bundled emulator (or: make sync ARGS="--config my.json").
 sync: $(INSTALLED)
 	$(BIN)/python -m scripts.sync $(ARGS)
 
 ## Lint, format check and the whole test suite.
-test: $(INSTALLED) lint
+test: $(INSTALLED) $(BUILDER_CDK_INSTALLED) lint
 	$(BIN)/pytest -m "not image_tests" $(ARGS)
 
 lint: $(INSTALLED)

@@ -1,9 +1,13 @@
-"""The Connector Builder: its backend, the CDK's manifest server, takes manifest.yaml unchanged.
+"""The Connector Builder: its backend, the CDK's manifest server, takes manifest.yaml as it is.
 
 The server runs as the Builder runs it (`manifest-server start`, a separate process on a free
-port). Each stream is test-read as the Builder's "Test" button does, against the emulator, and
-checked the way the Builder rates a tested stream: a response, only successful responses,
-records, primary keys present and unique.
+port), on both ends of the supported airbyte-cdk range: 7.39.1 (this project's, the base image's)
+and 7.23.8 (the newest Airbyte platform's Builder, from .venv-builder-cdk). Each stream is
+test-read as the Builder's "Test" button does, against the emulator, in both of the Builder's
+modes: YAML mode reads the manifest as written, UI mode reads what the Builder's resolve (with
+migration and normalization, as the webapp asks for them) returned. Each read is checked the way
+the Builder rates a tested stream: a response, only successful responses, records, primary keys
+present and unique.
 """
 
 from __future__ import annotations
@@ -25,9 +29,14 @@ from emulator.data import parse_iso
 from tests.conftest import emulator_config
 from tooling import runtime
 
-MANIFEST_SERVER = Path(sys.executable).parent / "manifest-server"
 MANIFEST = runtime.manifest()
 STREAMS = MANIFEST["definitions"]["streams"]
+BUILDER_CDKS = {
+    "7.39.1": Path(sys.executable).parent / "manifest-server",
+    "7.23.8": runtime.REPO_ROOT / ".venv-builder-cdk" / "bin" / "manifest-server",
+}
+# How the webapp opens a YAML: it resolves it with these flags and keeps the answer (UI mode).
+BUILDER_RESOLVE_FLAGS = {"__should_migrate": True, "__should_normalize": True}
 
 
 def _free_port() -> int:
@@ -36,9 +45,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def builder(tmp_path_factory):
-    """The base URL of a running manifest server."""
+@pytest.fixture(scope="module", params=list(BUILDER_CDKS), ids=lambda cdk: f"cdk-{cdk}")
+def builder(request, tmp_path_factory):
+    """The base URL of a running manifest server of one airbyte-cdk version."""
+    executable = BUILDER_CDKS[request.param]
+    if not executable.exists():
+        pytest.fail(f"{executable} is missing: `make test` installs requirements-builder-cdk.txt")
     workdir = tmp_path_factory.mktemp("manifest-server")
     port = _free_port()
     env = {**os.environ, "REQUEST_CACHE_PATH": str(workdir / "request-cache")}
@@ -46,7 +58,7 @@ def builder(tmp_path_factory):
     log_path = workdir / "server.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [str(MANIFEST_SERVER), "start", "--host", "127.0.0.1", "--port", str(port)],
+            [str(executable), "start", "--host", "127.0.0.1", "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -97,17 +109,26 @@ def _post(builder: str, endpoint: str, payload: dict) -> requests.Response:
 
 
 @pytest.fixture(scope="module")
-def builder_read(builder, testing_values):
-    """The Builder's test read of one stream, with its default limits; each stream read once."""
-    results: dict[str, requests.Response] = {}
+def ui_manifest(builder):
+    """The manifest of the Builder's UI mode: what resolve answers with the webapp's flags."""
+    response = _post(builder, "resolve", {"manifest": {**MANIFEST, **BUILDER_RESOLVE_FLAGS}})
+    assert response.status_code == 200, response.text[:2000]
+    return response.json()["manifest"]
 
-    def read(stream: str) -> requests.Response:
-        if stream not in results:
-            results[stream] = _post(
+
+@pytest.fixture(scope="module")
+def builder_read(builder, ui_manifest, testing_values):
+    """The Builder's test read of one stream in one mode, with its default limits; each once."""
+    manifests = {"yaml": MANIFEST, "ui": ui_manifest}
+    results: dict[tuple[str, str], requests.Response] = {}
+
+    def read(stream: str, mode: str = "yaml") -> requests.Response:
+        if (stream, mode) not in results:
+            results[stream, mode] = _post(
                 builder,
                 "test_read",
                 {
-                    "manifest": MANIFEST,
+                    "manifest": manifests[mode],
                     "config": testing_values,
                     "stream_name": stream,
                     "state": [],
@@ -117,14 +138,15 @@ def builder_read(builder, testing_values):
                     "slice_limit": 5,
                 },
             )
-        return results[stream]
+        return results[stream, mode]
 
     return read
 
 
+@pytest.mark.parametrize("mode", ["yaml", "ui"])
 @pytest.mark.parametrize("stream", runtime.stream_names())
-def test_every_stream_test_reads_records_without_error(builder_read, stream):
-    response = builder_read(stream)
+def test_every_stream_test_reads_records_without_error(builder_read, stream, mode):
+    response = builder_read(stream, mode)
     assert response.status_code == 200, response.text[:2000]
     result = response.json()
     errors = [log["message"] for log in result["logs"] if log["level"] == "ERROR"]
@@ -165,6 +187,15 @@ def test_resolve_accepts_the_manifest_unchanged(builder):
     assert resolved["check"] == MANIFEST["check"]
     for stream in resolved["streams"]:
         assert stream["schema_loader"]["schema"] == MANIFEST["schemas"][stream["name"]]
+
+
+def test_ui_mode_keeps_every_endpoint_in_url_with_the_base_intact(ui_manifest):
+    """The migration rewrites a deprecated `path` into `url`; once it mangled the base URL."""
+    requesters = list(runtime.components_of_type(ui_manifest["streams"], "HttpRequester"))
+    assert len(requesters) >= len(STREAMS)
+    for requester in requesters:
+        assert "path" not in requester
+        assert requester["url"].startswith("{{ config.api_root }}/")
 
 
 def test_check_succeeds_with_the_testing_values(builder, testing_values):

@@ -9,6 +9,7 @@ from collections import Counter
 import jsonschema
 import pytest
 
+from bench.endpoints import analyse
 from emulator import DEFAULT_PASSWORD, EmulatorServer
 from emulator.data import Account
 from tests.conftest import emulator_config
@@ -114,6 +115,42 @@ def test_no_request_is_answered_with_an_error(synced):
     failed = [(e.path, e.status) for e in server.request_log if e.status >= 400]
     assert failed == []
     assert all(entry.template for entry in server.request_log)
+
+
+def test_every_endpoint_gets_exactly_the_requests_its_data_needs(synced):
+    """Each parent list is fetched once and served from the HTTP cache to every other reader.
+
+    This rests on the order of `streams:` and on the runtime's cache (tests/test_manifest_rules.py);
+    a runtime change that breaks either fails here.
+    """
+    server, _ = synced
+    figures = analyse(server, server.request_log)
+    assert {row.template: row.sent for row in figures.endpoints} == {
+        row.template: row.minimum for row in figures.endpoints
+    }
+
+
+def test_the_oldest_supported_cdk_syncs_the_same_records_with_the_same_requests(emulator):
+    """airbyte-cdk 7.23.8, the Builder's, against this project's 7.39.1 on one account."""
+    results = {}
+    for executable in (runtime.RUNTIME, runtime.OLDEST_RUNTIME):
+        emulator.reset_log()
+        result = runtime.run(
+            "read",
+            emulator_config(emulator),
+            configured_catalog=runtime.catalog(),
+            executable=executable,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        figures = analyse(emulator, emulator.request_log)
+        assert [row.template for row in figures.endpoints if row.sent != row.minimum] == []
+        results[executable] = {
+            name: sorted(json.dumps(record, sort_keys=True) for record in records)
+            for name, records in result.records.items()
+        }
+    newest, oldest = results.values()
+    assert set(newest) == set(runtime.stream_names())
+    assert oldest == newest
 
 
 def test_flag_values_are_read_from_the_endpoint_of_the_configs_evaluation_version(synced):

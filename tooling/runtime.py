@@ -22,6 +22,8 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = REPO_ROOT / "manifest.yaml"
 RUNTIME = Path(sys.executable).parent / "source-declarative-manifest"
+# The oldest airbyte-cdk the manifest supports, the Builder's (requirements-builder-cdk.txt).
+OLDEST_RUNTIME = REPO_ROOT / ".venv-builder-cdk" / "bin" / "source-declarative-manifest"
 
 
 @dataclass
@@ -64,6 +66,18 @@ def stream_names() -> list[str]:
     return [entry["$ref"].rsplit("/", 1)[1] for entry in manifest()["streams"]]
 
 
+def components_of_type(node: Any, type_name: str) -> Iterator[dict[str, Any]]:
+    """Every component of that `type` in a (resolved) manifest or part of one, at any depth."""
+    if isinstance(node, dict):
+        if node.get("type") == type_name:
+            yield node
+        for value in node.values():
+            yield from components_of_type(value, type_name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from components_of_type(value, type_name)
+
+
 def catalog(streams: list[str] | None = None, incremental: set[str] = frozenset()) -> dict:
     """A configured catalog of the named streams (all by default), full refresh unless listed."""
     entries = []
@@ -96,17 +110,19 @@ def run(
     inject_manifest: bool = False,
     env: dict[str, str] | None = None,
     timeout: float = 900,
+    executable: Path = RUNTIME,
 ) -> RunResult:
     """Run one connector command with the stock runtime and parse its Airbyte messages.
 
     `inject_manifest` passes the manifest inside the config (`__injected_declarative_manifest`),
-    as the Airbyte platform does for connectors published from the Builder.
+    as the Airbyte platform does for connectors published from the Builder. `executable` is the
+    runtime to run, this project's airbyte-cdk by default.
     """
     with tempfile.TemporaryDirectory(prefix="configcat-run-") as workdir:
         work = Path(workdir)
         if inject_manifest:
             config = {**config, "__injected_declarative_manifest": manifest()}
-        args = [str(RUNTIME), command, "--config", _write(work / "config.json", config)]
+        args = [str(executable), command, "--config", _write(work / "config.json", config)]
         if not inject_manifest:
             args += ["--manifest-path", str(MANIFEST_PATH)]
         if configured_catalog is not None:
