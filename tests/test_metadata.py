@@ -57,3 +57,16 @@ def test_allowed_hosts_admit_the_configured_base_url():
     hosts = METADATA["data"]["allowedHosts"]["hosts"]
     assert "api.configcat.com" in hosts
     assert "${base_url}" in hosts
+
+
+def test_metadata_carries_the_internal_levels_and_the_api_reference():
+    """As Airbyte's manifest-only connectors carry them: support and quality levels, vendor docs."""
+    assert set(METADATA["data"]["ab_internal"]) >= {"sl", "ql"}
+    references = [
+        link["url"]
+        for link in METADATA["data"]["externalDocumentationUrls"]
+        if link.get("type") == "api_reference"
+    ]
+    assert references == [
+        "https://configcat.com/docs/api/reference/configcat-public-management-api/"
+    ]
