@@ -83,14 +83,7 @@ def test_a_correct_config_passes_the_check(emulator):
             "Config validation error: 'password' is a required property",
             id="missing password",
         ),
-        # The runtime does not say which field is empty (nor that it is the username).
-        pytest.param(
-            {"username": ""}, "Config validation error: '' should be non-empty", id="empty username"
-        ),
-        pytest.param(
-            {"password": ""}, "Config validation error: '' should be non-empty", id="empty password"
-        ),
-        # Nor which field has the wrong type; it shows the value.
+        # The runtime does not say which field has the wrong type; it shows the value.
         pytest.param(
             {"username": 12345},
             "Config validation error: 12345 is not of type 'string'",
@@ -123,6 +116,20 @@ def test_a_config_the_spec_refuses_fails_the_check_before_any_request(emulator, 
 
 
 # -- the check reaches something that is not the ConfigCat API ---------------------------------
+
+
+# The runtime's message for an empty string would not name the field ("'' should be
+# non-empty"), so the spec lets it through and the manifest names it when ConfigCat answers 401.
+EMPTY_CREDENTIAL = (
+    "The {field} of the Public API credential is empty. Fill in both the username and the"
+    " password of a credential from https://app.configcat.com/my-account/public-api-credentials."
+)
+
+
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_an_empty_credential_field_fails_the_check_naming_the_field(emulator, field):
+    message = check(emulator_config(emulator, **{field: ""}))
+    assert message == unavailable(EMPTY_CREDENTIAL.format(field=field))
 
 
 def test_a_wrong_password_fails_the_check_with_the_credential_message(emulator):
