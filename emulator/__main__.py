@@ -9,7 +9,7 @@ import threading
 from .data import AUDIT_LOG_RETENTION_DAYS, SCALES
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS
 from .rate_limits import RATE_LIMIT_SCOPES
-from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
+from .server import AUDIT_LOG_RETENTION_ANSWERS, DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 
 
 def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:
@@ -38,6 +38,12 @@ def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:
         "--fail-first", type=int, default=0, help="answer the first N requests with 429"
     )
     parser.add_argument("--audit-log-retention-days", type=int, default=AUDIT_LOG_RETENTION_DAYS)
+    parser.add_argument(
+        "--audit-log-retention-answer",
+        choices=AUDIT_LOG_RETENTION_ANSWERS,
+        default="empty",
+        help="for a window older than the retention: an empty page, or a 400",
+    )
     args = parser.parse_args(argv)
     return EmulatorServer(
         seed=args.seed,
@@ -54,6 +60,7 @@ def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:
         utc_offset=args.utc_offset,
         fail_first=args.fail_first,
         audit_log_retention_days=args.audit_log_retention_days,
+        audit_log_retention_answer=args.audit_log_retention_answer,
     )
 
 

@@ -42,6 +42,9 @@ DEFAULT_PASSWORD = "emulator-password-3f9c1e7a"
 
 JSON_TYPE = "application/json; charset=utf-8"
 INT32_MAX = 2**31 - 1
+# What the v2 audit log answers for a window that ends before the plan's retention: "empty", a
+# page without the events (as for any window), or "reject", a 400 that names the retention.
+AUDIT_LOG_RETENTION_ANSWERS = ("empty", "reject")
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,15 @@ class Api:
     Path parameters keep the API's camelCase names, so routes can pass them as keywords.
     """
 
-    def __init__(self, account: Account, audit_log_retention_days: int) -> None:
+    def __init__(
+        self,
+        account: Account,
+        audit_log_retention_days: int,
+        audit_log_retention_answer: str = "empty",
+    ) -> None:
         self.account = account
         self.audit_log_retention_days = audit_log_retention_days
+        self.audit_log_retention_answer = audit_log_retention_answer
 
     # lookups that turn unknown ids into 404s
 
@@ -158,6 +167,8 @@ class Api:
         if audit_log_type is not None and audit_log_type not in AUDIT_LOG_TYPES:
             raise ApiError(400, "auditLogType", f"The value '{audit_log_type}' is not valid.")
         from_utc, to_utc = self._audit_window(query)
+        if self.audit_log_retention_answer == "reject":
+            self._check_retention(to_utc)
         items = self.account.audit_log_items(
             organizationId,
             from_utc,
@@ -179,6 +190,18 @@ class Api:
             },
             "data": items[start : start + page_size],
         }
+
+    def _check_retention(self, to_utc: UtcDateTime) -> None:
+        """Refuse a window that ends before the plan's retention, so holds nothing to serve."""
+        boundary = self.account.retention_boundary(self.audit_log_retention_days)
+        if to_utc <= boundary:
+            days = self.audit_log_retention_days
+            raise ApiError(
+                400,
+                "toUtcDateTime",
+                f"Audit logs are kept for {days} days on your plan; toUtcDateTime must be later"
+                f" than {boundary.wire()}.",
+            )
 
     def _audit_window(self, query: dict) -> tuple[UtcDateTime, UtcDateTime]:
         """[from, to) of an audit log request: `to` defaults to now, `from` to 7 days before it."""
@@ -433,7 +456,8 @@ class EmulatorServer:
       default "Z"): how every date-time is written (`datetimes.served`);
     * `rate_limit_per_second`, `rate_limit_per_minute` (0 = off, the default) and
       `rate_limit_scope` (`RATE_LIMIT_SCOPES`, default "credential"): see `rate_limits`;
-    * `audit_log_retention_days`.
+    * `audit_log_retention_days` and `audit_log_retention_answer` (`AUDIT_LOG_RETENTION_ANSWERS`,
+      default "empty").
 
     `faults` holds the fault rules.
     """
@@ -456,11 +480,13 @@ class EmulatorServer:
         rate_limit_scope: str = "credential",
         datetime_style: str = "trimmed",
         utc_offset: str = "Z",
+        audit_log_retention_answer: str = "empty",
     ) -> None:
         for name, value, allowed in (
             ("rate_limit_scope", rate_limit_scope, RATE_LIMIT_SCOPES),
             ("datetime_style", datetime_style, DATETIME_STYLES),
             ("utc_offset", utc_offset, UTC_OFFSETS),
+            ("audit_log_retention_answer", audit_log_retention_answer, AUDIT_LOG_RETENTION_ANSWERS),
         ):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; choose from {allowed}")
@@ -476,6 +502,7 @@ class EmulatorServer:
         self.datetime_style = datetime_style
         self.utc_offset = utc_offset
         self.audit_log_retention_days = audit_log_retention_days
+        self.audit_log_retention_answer = audit_log_retention_answer
         self.faults = FaultInjector()
         if fail_first:
             self.faults.add(FaultRule(kind="429", times=fail_first, retry_after=1))
@@ -573,7 +600,7 @@ class EmulatorServer:
             return response
         if template is None:
             return json_response(404, not_found().body)
-        api = Api(self.account, self.audit_log_retention_days)
+        api = Api(self.account, self.audit_log_retention_days, self.audit_log_retention_answer)
         try:
             payload = ROUTES[template](api, query, **params)
             return json_response(200, served(payload, self.datetime_style, self.utc_offset))

@@ -796,6 +796,51 @@ def test_events_older_than_the_retention_are_not_returned():
         ]
         assert expected and len(expected) < len(in_window(account, organization_id, start, end))
         assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
+        # Windows wholly older than the retention are answered as any other: without events.
+        body = get(
+            short,
+            fill(ORG_AUDIT, organizationId=organization_id),
+            fromUtcDateTime=iso(start),
+            toUtcDateTime=iso(cutoff),
+        ).json()
+        assert body["data"] == [] and body["paging"]["totalCount"] == 0
+
+
+def test_windows_older_than_the_retention_can_be_rejected():
+    with EmulatorServer(audit_log_retention_days=7, audit_log_retention_answer="reject") as strict:
+        account = strict.account
+        organization_id = account.organizations[0]["organizationId"]
+        path = fill(ORG_AUDIT, organizationId=organization_id)
+        boundary = account.retention_boundary(7)
+        assert boundary == UtcDateTime(BASE_DATE - timedelta(days=7))
+
+        def answer(end: UtcDateTime) -> requests.Response:
+            start = UtcDateTime.from_ticks(end.ticks - ticks_of(timedelta(days=20)))
+            return get(strict, path, fromUtcDateTime=start, toUtcDateTime=end)
+
+        for end in (boundary, UtcDateTime(BASE_DATE - timedelta(days=30))):
+            refused = answer(end)
+            assert refused.status_code == 400
+            assert refused.json() == {
+                "toUtcDateTime": [
+                    "Audit logs are kept for 7 days on your plan; toUtcDateTime must be later"
+                    " than 2026-10-25T00:00:00Z."
+                ]
+            }
+        # A window that reaches into the retention gets the events inside it.
+        straddling = answer(UtcDateTime(BASE_DATE - timedelta(days=5)))
+        assert straddling.status_code == 200
+        expected = {
+            i["auditLogId"]
+            for i in in_window(account, organization_id, BASE_DATE - timedelta(days=25), BASE_DATE)
+            if boundary <= i["auditLogDateTime"] < UtcDateTime(BASE_DATE - timedelta(days=5))
+        }
+        assert expected
+        assert {i["auditLogId"] for i in straddling.json()["data"]} == expected
+        assert answer(UtcDateTime.from_ticks(boundary.ticks + 1)).status_code == 200
+        assert get(strict, path).status_code == 200
+        strict.audit_log_retention_answer = "empty"
+        assert answer(boundary).json()["data"] == []
 
 
 def test_added_audit_events_are_served_first(fresh):
@@ -1223,16 +1268,19 @@ def test_cli_options_reach_the_server():
             "+00:00",
             "--audit-log-retention-days",
             "35",
+            "--audit-log-retention-answer",
+            "reject",
         ]
     )
     assert (server.rate_limit_per_second, server.rate_limit_per_minute) == (20, 500)
     assert server.rate_limit_scope == "path"
     assert (server.datetime_style, server.utc_offset) == ("round_trip", "+00:00")
     assert server.audit_log_retention_days == 35
+    assert server.audit_log_retention_answer == "reject"
     defaults = server_from_arguments([])
     assert (defaults.rate_limit_per_second, defaults.rate_limit_per_minute) == (0, 0)
     assert (defaults.rate_limit_scope, defaults.datetime_style) == ("credential", "trimmed")
-    assert defaults.utc_offset == "Z"
+    assert (defaults.utc_offset, defaults.audit_log_retention_answer) == ("Z", "empty")
     with pytest.raises(ValueError):
         EmulatorServer(datetime_style="ticks")
 
