@@ -192,3 +192,99 @@ def test_full_refresh_reads_every_event(emulator):
     )
     assert result.errors == []
     assert ids(result.records[STREAM]) == all_ids(emulator)
+
+
+# -- ConfigCat's .NET date-times: 0 to 7 fractional digits, `Z` or `+00:00` --------------------
+
+
+def cursors(state: list[dict]) -> dict[str, datetime]:
+    """The cursor of each organization in a per-partition state."""
+    partitions = state[0]["stream"]["stream_state"]["states"]
+    return {
+        entry["partition"]["organizationId"]: parse_iso(entry["cursor"]["auditLogDateTime"])
+        for entry in partitions
+    }
+
+
+@pytest.mark.parametrize(
+    ("style", "offset"),
+    [("trimmed", "Z"), ("round_trip", "Z"), ("round_trip", "+00:00"), ("trimmed", "+00:00")],
+)
+def test_a_second_sync_starts_from_the_cursor_whatever_the_date_time_form(emulator, style, offset):
+    emulator.datetime_style = style
+    emulator.utc_offset = offset
+    first = sync(emulator)
+    assert first.errors == [], first.stderr[-2000:]
+    assert ids(first.records[STREAM]) == all_ids(emulator)
+    fractions = {
+        len(r["auditLogDateTime"].split(".")[1]) - len(offset)
+        for r in first.records[STREAM]
+        if "." in r["auditLogDateTime"]
+    }
+    if style == "round_trip":
+        assert fractions == {7}
+    newest = {}
+    for record in first.records[STREAM]:
+        at = parse_iso(record["auditLogDateTime"])
+        newest[record["organizationId"]] = max(at, newest.get(record["organizationId"], at))
+    state = last_state(first)
+    cursor = cursors(state)
+    # Rounded down to whole seconds: never past an event, never more than a second behind.
+    for organization_id, at in newest.items():
+        assert at - timedelta(seconds=1) < cursor[organization_id] <= at
+
+    emulator.reset_log()
+    second = sync(emulator, state=state)
+    assert second.errors == [], second.stderr[-2000:]
+    requested = audit_requests(emulator)
+    assert requested
+    for entry in requested:
+        organization_id = entry.path.split("/")[3]
+        start = parse_iso(entry.query["fromUtcDateTime"][0])
+        assert start >= cursor[organization_id] - LOOKBACK - timedelta(seconds=1)
+    for record in second.records.get(STREAM, []):
+        floor = cursor[record["organizationId"]] - LOOKBACK
+        assert parse_iso(record["auditLogDateTime"]) >= floor
+
+
+def test_a_plain_stream_state_with_seven_fractional_digits_is_taken(emulator):
+    emulator.datetime_style = "round_trip"
+    value = "2026-09-01T00:00:00.1234567Z"
+    given = [
+        {
+            "type": "STREAM",
+            "stream": {
+                "stream_descriptor": {"name": STREAM},
+                "stream_state": {"auditLogDateTime": value},
+            },
+        }
+    ]
+    result = sync(emulator, state=given)
+    assert result.errors == [], result.stderr[-2000:]
+    floor = parse_iso(value) - LOOKBACK
+    expected = {
+        item["auditLogId"]
+        for items in emulator.account.audit_logs.values()
+        for item in items
+        if parse_iso(item["auditLogDateTime"]) >= floor
+    }
+    assert expected and ids(result.records[STREAM]) == expected
+
+
+def test_windows_refused_for_being_older_than_the_retention_are_skipped(emulator):
+    """A plan keeping 7 days, asked from 750 days back, refuses the old windows with a 400."""
+    emulator.audit_log_retention_days = 7
+    emulator.audit_log_retention_answer = "reject"
+    result = sync(emulator)
+    assert result.errors == [], result.stderr[-2000:]
+    kept = {
+        item["auditLogId"]
+        for items in emulator.account.audit_logs.values()
+        for item in items
+        if parse_iso(item["auditLogDateTime"]) >= emulator.account.now() - timedelta(days=7)
+    }
+    assert kept and ids(result.records[STREAM]) == kept
+    refused = [entry for entry in audit_requests(emulator) if entry.status == 400]
+    assert refused
+    skipped = [line for line in result.logs() if "older than the audit log retention" in line]
+    assert len(skipped) == len(refused)
