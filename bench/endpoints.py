@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from emulator import Account
-from emulator.server import EmulatorServer, RequestLogEntry, match_route
+from emulator.routes import match_route
+from emulator.server import EmulatorServer, RequestLogEntry
 
 AUDIT_LOGS = "/v2/organizations/{organizationId}/auditlogs"
 # Listed by expected_requests() but read by no stream of the connector.

@@ -6,10 +6,12 @@ import argparse
 import signal
 import threading
 
-from .data import AUDIT_LOG_RETENTION_DAYS, SCALES
+from .account import AUDIT_LOG_RETENTION_DAYS
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS
 from .rate_limits import RATE_LIMIT_SCOPES
-from .server import AUDIT_LOG_RETENTION_ANSWERS, DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
+from .routes import AUDIT_LOG_RETENTION_ANSWERS
+from .seed import SCALES
+from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 
 
 def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
-from emulator.data import SCALES
+from emulator.seed import SCALES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from emulator.data import iso, parse_iso
 from emulator.faults import FaultRule
+from emulator.routes import iso, parse_iso
 from tests.conftest import emulator_config
 from tooling import runtime
 

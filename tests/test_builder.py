@@ -25,7 +25,7 @@ import pytest
 import requests
 import yaml
 
-from emulator.data import parse_iso
+from emulator.routes import parse_iso
 from tests.conftest import emulator_config
 from tooling import runtime
 

@@ -32,10 +32,10 @@ from emulator import (
     served,
 )
 from emulator.__main__ import server_from_arguments
-from emulator.data import AUDIT_LOG_TYPES, BASE_DATE, iso
+from emulator.account import AUDIT_LOG_TYPES, BASE_DATE
 from emulator.datetimes import TICKS_PER_SECOND, ticks_of, ticks_since_epoch
 from emulator.rate_limits import RateLimiter, RateLimitRule
-from emulator.server import ROUTES
+from emulator.routes import ROUTES, iso
 from tooling.openapi import strict_response_schema
 
 REPO = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ import pytest
 
 from bench.endpoints import analyse
 from emulator import DEFAULT_PASSWORD, EmulatorServer
-from emulator.data import Account
+from emulator.account import Account
 from tests.conftest import emulator_config
 from tooling import runtime
 

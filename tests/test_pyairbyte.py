@@ -16,7 +16,7 @@ from collections import Counter
 
 import pytest
 
-from emulator.data import build_account
+from emulator.seed import build_account
 from scripts.pyairbyte_sync import DATABASE_NAME, EXAMPLE_QUERIES
 from tests.test_full_sync import expected_records
 from tooling import runtime

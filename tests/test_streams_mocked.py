@@ -19,8 +19,9 @@ from airbyte_cdk.test.mock_http import HttpMocker, HttpRequest, HttpResponse
 from airbyte_cdk.test.mock_http.request import ANY_QUERY_PARAMS
 
 from emulator import served
-from emulator.data import build_account
-from emulator.server import ROUTES, V1_VALUES, V2_VALUES, Api
+from emulator.account import V1_VALUES, V2_VALUES
+from emulator.routes import ROUTES, Api
+from emulator.seed import build_account
 from tooling.runtime import MANIFEST_PATH
 
 BASE_URL = "https://api.configcat.com"
