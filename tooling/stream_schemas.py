@@ -133,6 +133,30 @@ def audit_logs() -> dict[str, Any]:
     return _with("AuditLogItemModel", organizationId=ORGANIZATION_ID)
 
 
+def proxy_profiles() -> dict[str, Any]:
+    schema = _with("ProxyProfileModel", organizationId=ORGANIZATION_ID)
+    preferences = schema["properties"]["connectionPreferences"]["properties"]
+    notification = preferences["webhookNotification"]["properties"]
+    for key in ("signingKey1", "signingKey2"):
+        notification[key] = {
+            "type": "null",
+            "description": "A signing key of the Proxy's webhook: a secret, always synced as null.",
+        }
+    return schema
+
+
+def code_references() -> dict[str, Any]:
+    return _with(
+        "CodeReferenceModel",
+        settingId={
+            "type": "integer",
+            "description": "Identifier of the Feature Flag or Setting (added by the connector).",
+        },
+        configId=CONFIG_ID,
+        productId=PRODUCT_ID,
+    )
+
+
 STREAM_SCHEMAS = {
     "organizations": lambda: stream_schema("OrganizationModel"),
     "organization_members": organization_members,
@@ -152,6 +176,15 @@ STREAM_SCHEMAS = {
     "integrations": integrations,
     "stale_flags": stale_flags,
     "audit_logs": audit_logs,
+    "organization_limitations": lambda: _with(
+        "OrganizationLimitations", organizationId=ORGANIZATION_ID
+    ),
+    "proxy_profiles": proxy_profiles,
+    "product_preferences": lambda: _with("PreferencesModel", productId=PRODUCT_ID),
+    "product_invitations": lambda: _with("InvitationModel", productId=PRODUCT_ID),
+    "deleted_flags": lambda: _with("DeletedSettingModel", configId=CONFIG_ID, productId=PRODUCT_ID),
+    "code_references": code_references,
+    "change_requests": lambda: _with("ChangeRequestModel", productId=PRODUCT_ID),
 }
 
 
