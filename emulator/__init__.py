@@ -1,9 +1,11 @@
 """A local emulator of ConfigCat's Public Management API serving a seeded, fixed account.
 
 Where things are: `account` — the data model and its queries; `seed` — the seeded data that fills
-it (`build_account`, `SCALES`); `routes` — each endpoint and its answer (`ROUTES`, `Api`);
-`server` — HTTP, auth, the request log (`EmulatorServer`); `rate_limits`, `faults`, `datetimes` —
-the rate limits, deliberate faults and .NET date-time writing the server applies.
+it (`build_account`, `SCALES`), with `governance` drawing the change requests, deleted flags, code
+references, preferences, Proxy Profiles and limitations last; `routes` — each endpoint and its
+answer (`ROUTES`, `Api`); `server` — HTTP, auth, the request log (`EmulatorServer`);
+`rate_limits`, `faults`, `datetimes` — the rate limits, deliberate faults and .NET date-time
+writing the server applies.
 """
 
 from .account import Account

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .datetimes import UtcDateTime, ticks_of
+
+# Every secret value contains this, so tests can grep any output for leaked secrets.
+SECRET_MARKER = "emusecret"
 
 # The account's "now" until an event is recorded later; every seeded date is drawn back from it.
 BASE_DATE = datetime(2026, 11, 1, tzinfo=UTC)
@@ -30,6 +34,9 @@ AUDIT_LOG_RETENTION_DAYS = 750
 # The values endpoint of each evaluation version (see `Account.values_template`).
 V1_VALUES = "/v1/configs/{configId}/environments/{environmentId}/values"
 V2_VALUES = "/v2/configs/{configId}/environments/{environmentId}/values"
+
+# The ChangeRequestStatus enum of the OpenAPI document, in its order.
+CHANGE_REQUEST_STATUSES = ("open", "applied", "closed")
 
 # The AuditLogType enum of the OpenAPI document (2026-08), in the document's order.
 AUDIT_LOG_TYPES = [
@@ -189,17 +196,32 @@ class Account:
         self.organization_users: dict[str, list[dict]] = {}
         self.organization_invitations: dict[str, list[dict]] = {}
         self.feature_flag_limitations: dict[str, dict] = {}
+        # OrganizationLimitations: the feature flag limitations plus maxPredefinedVariations
+        self.organization_limitations: dict[str, dict] = {}
+        self.proxy_profiles: dict[str, list[dict]] = {}  # ProxyProfileModel list
         self.audit_logs: dict[str, list[dict]] = {}  # in the order the events were recorded
         # auditLogId -> {"productId", "configId", "environmentId"} (each may be None): the
         # scope the API filters on but does not return
         self.audit_log_scopes: dict[int, dict[str, str | None]] = {}
         self.watched_setting_ids: set[int] = set()
         self.code_referenced_setting_ids: set[int] = set()
+        # productId -> value
+        self.preferences: dict[str, dict] = {}  # PreferencesModel
+        # ChangeRequestModel list, newest first (createdAt, then changeRequestId)
+        self.change_requests: dict[str, list[dict]] = {}
+        # configId -> DeletedSettingModel list
+        self.deleted_settings: dict[str, list[dict]] = {}
+        # settingId -> CodeReferenceModel list (empty for a flag no scan found), every setting
+        self.code_references: dict[int, list[dict]] = {}
+        # (configId, environmentId) -> the SDK ID a Proxy Profile lists with the pair's SDK keys
+        self.sdk_ids: dict[tuple[str, str], str] = {}
 
         self.organizations_by_id: dict[str, dict] = {}
         self.products_by_id: dict[str, dict] = {}
         self.configs_by_id: dict[str, dict] = {}
         self.environments_by_id: dict[str, dict] = {}
+        self.change_requests_by_id: dict[int, dict] = {}
+        self.proxy_profiles_by_id: dict[str, dict] = {}
 
         self._next_audit_log_id = 1
         self._audit_lock = threading.Lock()
@@ -228,6 +250,15 @@ class Account:
         for integrations in self.integrations.values():
             for integration in integrations:
                 found += list((integration["parameters"] or {}).values())
+        for profiles in self.proxy_profiles.values():
+            for profile in profiles:
+                notification = profile["connectionPreferences"]["webhookNotification"]
+                if notification is not None:
+                    found += [
+                        key
+                        for key in (notification["signingKey1"], notification["signingKey2"])
+                        if key
+                    ]
         return found
 
     def expected_requests(self) -> dict[str, int]:
@@ -367,6 +398,125 @@ class Account:
                 {"environmentId": e["environmentId"], "name": e["name"]} for e in environments
             ],
         }
+
+    # -- change requests ----------------------------------------------------------------------
+
+    def change_request_summary(self, detail: dict) -> dict:
+        """The ChangeRequestSummaryModel of a ChangeRequestModel: the list's view of it."""
+        return {
+            "changeRequestId": detail["changeRequestId"],
+            "changeRequestStatus": detail["changeRequestStatus"],
+            "needsAttention": detail["needsAttention"],
+            "title": detail["title"],
+            "reason": detail["reason"],
+            "applyAt": detail["applyAt"],
+            "createdAt": detail["createdAt"],
+            "creatorUserEmail": detail["creatorUserEmail"],
+            "creatorUserFullName": detail["creatorUserFullName"],
+            "creatorUserId": detail["creatorUserId"],
+            "affectedSettingKeys": [change["settingKey"] for change in detail["settingValues"]],
+            "commentCount": len(detail["comments"]),
+            "approved": detail["approved"],
+            "conflictCount": sum(change["hasConflict"] for change in detail["settingValues"]),
+            "bypassApproval": detail["bypassApproval"],
+            **{
+                key: detail[key]
+                for key in (
+                    "appliedAt",
+                    "appliedByUserId",
+                    "appliedByUserEmail",
+                    "appliedByUserFullName",
+                    "closedAt",
+                    "closedByUserId",
+                    "closedByUserEmail",
+                    "closedByUserFullName",
+                )
+            },
+        }
+
+    def change_request_items(
+        self,
+        product_id: str,
+        *,
+        statuses: frozenset[str] | None = None,
+        config_id: str | None = None,
+        environment_id: str | None = None,
+        setting_id: int | None = None,
+        scheduled: bool | None = None,
+        approve_required: bool | None = None,
+        needs_attention: bool | None = None,
+    ) -> list[dict]:
+        """Summaries of a product's change requests that match every filter given, newest first.
+
+        `statuses` None means every status; `scheduled` is whether applyAt is set;
+        `approve_required` whether the change request's environment requires approval.
+        """
+        selected = []
+        for detail in self.change_requests[product_id]:
+            environment = self.environments_by_id[detail["environmentId"]]
+            setting_ids = {change["settingId"] for change in detail["settingValues"]}
+            if (
+                (statuses is not None and detail["changeRequestStatus"] not in statuses)
+                or (config_id is not None and detail["configId"] != config_id)
+                or (environment_id is not None and detail["environmentId"] != environment_id)
+                or (setting_id is not None and setting_id not in setting_ids)
+                or (scheduled is not None and (detail["applyAt"] is not None) != scheduled)
+                or (
+                    approve_required is not None
+                    and environment["approveRequired"] != approve_required
+                )
+                or (needs_attention is not None and detail["needsAttention"] != needs_attention)
+            ):
+                continue
+            selected.append(self.change_request_summary(detail))
+        return selected
+
+    def change_request_page_count(self, product_id: str, page_size: int = 100, **filters) -> int:
+        """GETs needed to list a product's change requests: at least one, even when empty."""
+        total = len(self.change_request_items(product_id, **filters))
+        return max(1, math.ceil(total / page_size))
+
+    # -- proxy profiles -----------------------------------------------------------------------
+
+    def proxy_profile_sdk_keys(self, proxy_profile_id: str) -> list[dict]:
+        """The ProxyProfileSdkKeyItems a Proxy Profile's selection rules select.
+
+        A (config, environment) pair of the profile's organization is selected when an include
+        rule matches it and no exclude rule does; a rule matches when each of its filters that is
+        set does (ids exactly, names by `*` wildcards, case-insensitively).
+        """
+        profile = self.proxy_profiles_by_id[proxy_profile_id]
+        organization_id = next(
+            organization_id
+            for organization_id, profiles in self.proxy_profiles.items()
+            if profile in profiles
+        )
+        rules = profile["sdkKeySelectionRules"]
+        items = []
+        for product in self.products:
+            if product["organization"]["organizationId"] != organization_id:
+                continue
+            for config in self.configs[product["productId"]]:
+                for environment in self.environments[product["productId"]]:
+                    found = [
+                        rule["kind"]
+                        for rule in rules
+                        if _selection_rule_matches(rule, product, config, environment)
+                    ]
+                    if "include" not in found or "exclude" in found:
+                        continue
+                    pair = (config["configId"], environment["environmentId"])
+                    keys = self.sdk_keys[pair]
+                    items.append(
+                        {
+                            "primarySdkKey": keys["primary"],
+                            "secondarySdkKey": keys["secondary"],
+                            "sdkId": self.sdk_ids[pair],
+                            "configId": config["configId"],
+                            "environmentId": environment["environmentId"],
+                        }
+                    )
+        return items
 
     # -- audit log ----------------------------------------------------------------------------
 
@@ -512,3 +662,24 @@ class Account:
             "actionTarget": action_target,
             "details": json.dumps(details, separators=(",", ":")),
         }
+
+
+def _selection_rule_matches(rule: dict, product: dict, config: dict, environment: dict) -> bool:
+    for entity, level, id_key in (
+        (product, "product", "productId"),
+        (config, "config", "configId"),
+        (environment, "environment", "environmentId"),
+    ):
+        wanted_id = rule[f"{level}IdFilter"]
+        if wanted_id is not None and entity[id_key] != wanted_id:
+            return False
+        pattern = rule[f"{level}NameMatchFilter"]
+        if pattern is not None and not _wildcard_match(pattern, entity["name"]):
+            return False
+    return True
+
+
+def _wildcard_match(pattern: str, name: str) -> bool:
+    """`*` matches any run of characters; everything else stands for itself, in any case."""
+    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
+    return re.fullmatch(regex, name, flags=re.IGNORECASE) is not None

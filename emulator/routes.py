@@ -18,10 +18,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .account import AUDIT_LOG_TYPES, V1_VALUES, V2_VALUES, Account
+from .account import AUDIT_LOG_TYPES, CHANGE_REQUEST_STATUSES, V1_VALUES, V2_VALUES, Account
 from .datetimes import UtcDateTime, ticks_of
 
 INT32_MAX = 2**31 - 1
+# The optional yes/no filters of the change request list: query name -> (no, yes) values and
+# the `Account.change_request_items` keyword each sets.
+CHANGE_REQUEST_FLAG_FILTERS = {
+    "scheduleFilter": (("nonScheduled", "scheduled"), "scheduled"),
+    "approveRequiredFilter": (("approveNotRequired", "approveRequired"), "approve_required"),
+    "needsAttentionFilter": (("notNeedsAttention", "needsAttention"), "needs_attention"),
+}
 # An audit log request's window [from, to): `from` defaults to `to` minus the default window,
 # and the window may be no longer than the maximum.
 AUDIT_LOG_DEFAULT_WINDOW = timedelta(days=7)
@@ -112,6 +119,14 @@ class Api:
         self._organization(organizationId)
         return self.account.organization_invitations[organizationId]
 
+    def proxy_profiles(self, query: dict, organizationId: str) -> Any:
+        self._organization(organizationId)
+        return {"profiles": self.account.proxy_profiles[organizationId]}
+
+    def organization_limitations(self, query: dict, organizationId: str) -> Any:
+        self._organization(organizationId)
+        return self.account.organization_limitations[organizationId]
+
     def organization_audit_logs(self, query: dict, organizationId: str) -> Any:
         self._organization(organizationId)
         page_number = _int_param(query, "pageNumber", default=1, low=1, high=INT32_MAX)
@@ -138,19 +153,7 @@ class Api:
             retention_days=self.audit_log_retention_days,
             **filters,
         )
-        total_pages = math.ceil(len(items) / page_size)
-        start = (page_number - 1) * page_size
-        return {
-            "paging": {
-                "currentPage": page_number,
-                "totalPages": total_pages,
-                "pageSize": page_size,
-                "totalCount": len(items),
-                "hasPrevious": page_number > 1,
-                "hasNext": page_number < total_pages,
-            },
-            "data": items[start : start + page_size],
-        }
+        return _page(items, page_number, page_size)
 
     def _check_retention(self, to_utc: UtcDateTime) -> None:
         """Refuse a window that ends before the plan's retention, so holds nothing to serve."""
@@ -224,6 +227,44 @@ class Api:
         self._product(productId)
         return {"integrations": self.account.integrations[productId]}
 
+    def preferences(self, query: dict, productId: str) -> Any:
+        self._product(productId)
+        return self.account.preferences[productId]
+
+    def change_requests(self, query: dict, productId: str) -> Any:
+        """Every status when `changeRequestStatusFilter` is absent (the API does not say)."""
+        self._product(productId)
+        page_number = _int_param(query, "pageNumber", default=1, low=1, high=INT32_MAX)
+        page_size = _int_param(query, "pageSize", default=25, low=1, high=100)
+        statuses = None
+        if "changeRequestStatusFilter" in query:
+            for value in query["changeRequestStatusFilter"]:
+                if value not in CHANGE_REQUEST_STATUSES:
+                    raise ApiError(
+                        400, "changeRequestStatusFilter", f"The value '{value}' is not valid."
+                    )
+            statuses = frozenset(query["changeRequestStatusFilter"])
+        filters: dict[str, Any] = {
+            "config_id": _uuid_param(query, "configId"),
+            "environment_id": _uuid_param(query, "environmentId"),
+        }
+        setting_id = _single(query, "settingId")
+        if setting_id is not None:
+            if not re.fullmatch(r"-?\d{1,10}", setting_id) or not (
+                -INT32_MAX - 1 <= int(setting_id) <= INT32_MAX
+            ):
+                raise ApiError(400, "settingId", f"The value '{setting_id}' is not valid.")
+            filters["setting_id"] = int(setting_id)
+        for name, (allowed, keyword) in CHANGE_REQUEST_FLAG_FILTERS.items():
+            value = _single(query, name)
+            if value is None:
+                continue
+            if value not in allowed:
+                raise ApiError(400, name, f"The value '{value}' is not valid.")
+            filters[keyword] = value == allowed[1]
+        items = self.account.change_request_items(productId, statuses=statuses, **filters)
+        return {"changeRequests": _page(items, page_number, page_size)}
+
     def stale_flags(self, query: dict, productId: str) -> Any:
         self._product(productId)
         age = _int_param(query, "staleFlagAgeDays", default=30, low=7, high=90)
@@ -258,6 +299,11 @@ class Api:
         if configId not in self.account.configs_by_id:
             raise not_found()
         return self.account.settings[configId]
+
+    def deleted_settings(self, query: dict, configId: str) -> Any:
+        if configId not in self.account.configs_by_id:
+            raise not_found()
+        return self.account.deleted_settings[configId]
 
     def sdk_keys(self, query: dict, configId: str, environmentId: str) -> Any:
         self._config_and_environment(configId, environmentId)
@@ -301,6 +347,33 @@ class Api:
         organization_id = config["product"]["organization"]["organizationId"]
         return self.account.feature_flag_limitations[organization_id]
 
+    # per setting
+
+    def code_references(self, query: dict, settingId: str) -> Any:
+        if not re.fullmatch(r"\d{1,10}", settingId):
+            raise not_found()
+        try:
+            return self.account.code_references[int(settingId)]
+        except KeyError:
+            raise not_found() from None
+
+    # per change request
+
+    def change_request(self, query: dict, changeRequestId: str) -> Any:
+        if not re.fullmatch(r"\d{1,19}", changeRequestId):
+            raise not_found()
+        try:
+            return self.account.change_requests_by_id[int(changeRequestId)]
+        except KeyError:
+            raise not_found() from None
+
+    # per Proxy Profile
+
+    def proxy_profile_sdk_keys(self, query: dict, proxyProfileId: str) -> Any:
+        if proxyProfileId not in self.account.proxy_profiles_by_id:
+            raise not_found()
+        return {"items": self.account.proxy_profile_sdk_keys(proxyProfileId)}
+
     # per webhook
 
     def webhook_signing_keys(self, query: dict, webhookId: str) -> Any:
@@ -321,6 +394,8 @@ ROUTES = {
     "/v1/organizations/{organizationId}/members": Api.organization_members_v1,
     "/v1/organizations/{organizationId}/invitations": Api.organization_invitations,
     "/v2/organizations/{organizationId}/auditlogs": Api.organization_audit_logs,
+    "/v1/organizations/{organizationId}/proxy-profiles": Api.proxy_profiles,
+    "/v1/organizations/{organizationId}/organization-limitations": Api.organization_limitations,
     "/v1/products/{productId}/configs": Api.configs,
     "/v1/products/{productId}/environments": Api.environments,
     "/v1/products/{productId}/tags": Api.tags,
@@ -331,11 +406,17 @@ ROUTES = {
     "/v1/products/{productId}/webhooks": Api.webhooks,
     "/v1/products/{productId}/integrations": Api.integrations,
     "/v1/products/{productId}/staleflags": Api.stale_flags,
+    "/v1/products/{productId}/preferences": Api.preferences,
+    "/v2/products/{productId}/change-requests": Api.change_requests,
+    "/v2/change-requests/{changeRequestId}": Api.change_request,
     "/v1/configs/{configId}/settings": Api.settings,
+    "/v1/configs/{configId}/deleted-settings": Api.deleted_settings,
     "/v1/configs/{configId}/environments/{environmentId}": Api.sdk_keys,
     V1_VALUES: Api.values_v1,
     V2_VALUES: Api.values_v2,
     "/v1/webhooks/{webhookId}/keys": Api.webhook_signing_keys,
+    "/v1/settings/{settingId}/code-references": Api.code_references,
+    "/v1/proxy-profiles/{proxyProfileId}/sdk-keys": Api.proxy_profile_sdk_keys,
 }
 _ROUTE_PATTERNS = [
     (template, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"))
@@ -353,6 +434,23 @@ def match_route(path: str) -> tuple[str | None, dict[str, str]]:
 
 
 # -- query parameters -------------------------------------------------------------------------
+
+
+def _page(items: list, page_number: int, page_size: int) -> dict:
+    """One page of `items` and its PagingResponseInfo (no pages at all when there are none)."""
+    total_pages = math.ceil(len(items) / page_size)
+    start = (page_number - 1) * page_size
+    return {
+        "paging": {
+            "currentPage": page_number,
+            "totalPages": total_pages,
+            "pageSize": page_size,
+            "totalCount": len(items),
+            "hasPrevious": page_number > 1,
+            "hasNext": page_number < total_pages,
+        },
+        "data": items[start : start + page_size],
+    }
 
 
 def _single(query: dict, name: str) -> str | None:

@@ -3,7 +3,9 @@
 Every name, id, value and date is drawn from `random.Random(seed)` and the account's fixed base
 date (`account.BASE_DATE`), never from the wall clock, so the same seed and scale give
 byte-identical responses. `SCALES` says how many of each entity a scale holds; the word lists after
-`build_account` are what names and values are drawn from, and `_Builder` draws them.
+`build_account` are what names and values are drawn from, and `_Builder` draws them. The
+governance data (change requests, deleted flags, code references, preferences, Proxy Profiles,
+organization limitations) is drawn last, by `governance`, from a generator of its own.
 
 Neighbours: `account` holds the model this fills and its queries; `routes` answers each API path
 from it; `server` serves the routes over HTTP.
@@ -18,11 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .account import BASE_DATE, Account
+from .account import BASE_DATE, SECRET_MARKER, Account
 from .datetimes import UtcDateTime, ticks_of, ticks_since_epoch
-
-# Every secret value contains this, so tests can grep any output for leaked secrets.
-SECRET_MARKER = "emusecret"
+from .governance import GovernanceBuilder
 
 # A seeded invitation older than this is `expired`.
 INVITATION_LIFETIME = timedelta(days=14)
@@ -44,6 +44,11 @@ class Scale:
     invitations: int
     users_per_organization: int
     audit_events_per_organization: int
+    # The governance data (see `governance`):
+    change_requests: tuple[int, int]  # per product, drawn
+    busy_change_requests: int  # the account's first product: more than the default page of 25
+    deleted_flags: tuple[int, int]  # per config; a product's first config has at least one
+    proxy_profiles: int  # per organization
 
 
 SCALES = {
@@ -60,6 +65,10 @@ SCALES = {
         invitations=2,
         users_per_organization=6,
         audit_events_per_organization=250,
+        change_requests=(4, 7),
+        busy_change_requests=30,
+        deleted_flags=(1, 3),
+        proxy_profiles=2,
     ),
     "medium": Scale(
         products_per_organization=(10, 10),
@@ -74,6 +83,10 @@ SCALES = {
         invitations=3,
         users_per_organization=15,
         audit_events_per_organization=1000,
+        change_requests=(3, 8),
+        busy_change_requests=30,
+        deleted_flags=(0, 4),
+        proxy_profiles=3,
     ),
     "large": Scale(
         products_per_organization=(100, 100),
@@ -88,6 +101,10 @@ SCALES = {
         invitations=3,
         users_per_organization=40,
         audit_events_per_organization=4000,
+        change_requests=(3, 6),
+        busy_change_requests=30,
+        deleted_flags=(0, 4),
+        proxy_profiles=4,
     ),
 }
 
@@ -263,6 +280,7 @@ class _Builder:
         account.me = {"email": admin["email"], "fullName": admin["fullName"]}
         for organization in account.organizations:
             self._audit_log(organization)
+        GovernanceBuilder(account, self.sizes, self.users).build()
         return account
 
     def _product_names(self) -> list[str]:

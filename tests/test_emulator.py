@@ -6,6 +6,7 @@ paths that serve them, so a wrong answer from the server fails here.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import re
@@ -34,6 +35,7 @@ from emulator import (
 from emulator.__main__ import server_from_arguments
 from emulator.account import AUDIT_LOG_TYPES, BASE_DATE
 from emulator.datetimes import TICKS_PER_SECOND, ticks_of, ticks_since_epoch
+from emulator.governance import GovernanceBuilder
 from emulator.rate_limits import RateLimiter, RateLimitRule
 from emulator.routes import ROUTES, iso
 from tooling.openapi import strict_response_schema
@@ -41,6 +43,13 @@ from tooling.openapi import strict_response_schema
 REPO = Path(__file__).resolve().parent.parent
 AUTH = (DEFAULT_USERNAME, DEFAULT_PASSWORD)
 ORG_AUDIT = "/v2/organizations/{organizationId}/auditlogs"
+CHANGE_REQUESTS = "/v2/products/{productId}/change-requests"
+CHANGE_REQUEST = "/v2/change-requests/{changeRequestId}"
+DELETED_FLAGS = "/v1/configs/{configId}/deleted-settings"
+CODE_REFERENCES = "/v1/settings/{settingId}/code-references"
+PROXY_PROFILES = "/v1/organizations/{organizationId}/proxy-profiles"
+PROXY_SDK_KEYS = "/v1/proxy-profiles/{proxyProfileId}/sdk-keys"
+LIMITATIONS = "/v1/organizations/{organizationId}/organization-limitations"
 # Any form the server may write: 0 to 7 fractional digits, `Z` or `+00:00`.
 DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|\+00:00)$")
 # .NET's round-trip ("o") format of a UTC DateTime: as the account holds date-times, and as
@@ -81,28 +90,45 @@ def served_paths(account) -> list[tuple[str, str, dict]]:
     paths = [("/v1/me", "/v1/me", {}), ("/v1/organizations", "/v1/organizations", {})]
     paths.append(("/v1/products", "/v1/products", {}))
     for organization in account.organizations:
+        organization_id = organization["organizationId"]
         for template in (
             "/v2/organizations/{organizationId}/members",
             "/v1/organizations/{organizationId}/members",
             "/v1/organizations/{organizationId}/invitations",
+            PROXY_PROFILES,
+            LIMITATIONS,
             ORG_AUDIT,
         ):
-            path = fill(template, organizationId=organization["organizationId"])
+            path = fill(template, organizationId=organization_id)
             paths.append((template, path, {}))
         window = {
             "fromUtcDateTime": "2026-10-02T00:00:00Z",
             "toUtcDateTime": "2026-11-01T00:00:00Z",
         }
         paths.append((ORG_AUDIT, path, window))
+        for profile in account.proxy_profiles[organization_id]:
+            path = fill(PROXY_SDK_KEYS, proxyProfileId=profile["proxyProfileId"])
+            paths.append((PROXY_SDK_KEYS, path, {}))
     for product in account.products:
         product_id = product["productId"]
         for template in ROUTES:
             if template.startswith("/v1/products/{productId}"):
                 paths.append((template, fill(template, productId=product_id), {}))
+        path = fill(CHANGE_REQUESTS, productId=product_id)
+        paths.append((CHANGE_REQUESTS, path, {}))
+        paths.append((CHANGE_REQUESTS, path, {"pageSize": 100, "pageNumber": 1}))
+        paths.append((CHANGE_REQUESTS, path, {"changeRequestStatusFilter": ["open", "closed"]}))
+        for change_request in account.change_requests[product_id]:
+            path = fill(CHANGE_REQUEST, changeRequestId=change_request["changeRequestId"])
+            paths.append((CHANGE_REQUEST, path, {}))
         for config in account.configs[product_id]:
             config_id = config["configId"]
             template = "/v1/configs/{configId}/settings"
             paths.append((template, fill(template, configId=config_id), {}))
+            paths.append((DELETED_FLAGS, fill(DELETED_FLAGS, configId=config_id), {}))
+            for setting in account.settings[config_id]:
+                path = fill(CODE_REFERENCES, settingId=setting["settingId"])
+                paths.append((CODE_REFERENCES, path, {}))
             for environment in account.environments[product_id]:
                 ids = {"configId": config_id, "environmentId": environment["environmentId"]}
                 template = "/v1/configs/{configId}/environments/{environmentId}"
@@ -211,6 +237,7 @@ def test_bigger_scales(scale, products):
         assert len(configs) == 3
         assert {c["evaluationVersion"] for c in configs} == {"v1", "v2"}
         assert all(len(account.settings[c["configId"]]) == 25 for c in configs)
+    assert_governance_data_is_complete(account)
 
 
 def test_seeded_date_times_are_exact_to_the_tick_and_mixed():
@@ -236,6 +263,7 @@ def test_seeded_date_times_are_exact_to_the_tick_and_mixed():
             account.product_invitations,
             account.organization_invitations,
             account.audit_logs,
+            account.change_requests,
         ]
     )
     assert all(ROUND_TRIP_Z.match(value) for value in found)
@@ -298,9 +326,27 @@ def test_every_secret_carries_the_marker_and_all_kinds_are_listed():
         for x in i
         for value in x["parameters"].values()
     ]
+    notifications = [
+        profile["connectionPreferences"]["webhookNotification"]
+        for profiles in account.proxy_profiles.values()
+        for profile in profiles
+    ]
+    signing_keys = [n["signingKey1"] for n in notifications if n]
+    signing_keys += [n["signingKey2"] for n in notifications if n and n["signingKey2"]]
+    assert signing_keys and all(SECRET_MARKER in key for key in signing_keys)
+    expected += signing_keys
     assert set(expected) <= set(secrets)
     # Nothing that is not a secret carries the marker.
-    non_secret = {"/v1/products": account.products, "settings": account.settings}
+    non_secret = {
+        "/v1/products": account.products,
+        "settings": account.settings,
+        "change requests": account.change_requests,
+        "code references": {str(k): v for k, v in account.code_references.items()},
+        "deleted flags": account.deleted_settings,
+        "preferences": account.preferences,
+        "limitations": account.organization_limitations,
+        "SDK IDs": list(account.sdk_ids.values()),
+    }
     assert SECRET_MARKER not in json.dumps(non_secret, default=str)
 
 
@@ -318,6 +364,9 @@ def test_different_seed_changes_ids_names_and_values():
     assert [p["productId"] for p in one.products] != [p["productId"] for p in two.products]
     assert list(one.setting_values.values()) != list(two.setting_values.values())
     assert one.secrets() != two.secrets()
+    assert [c["createdAt"] for cs in one.change_requests.values() for c in cs] != [
+        c["createdAt"] for cs in two.change_requests.values() for c in cs
+    ]
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -484,6 +533,18 @@ def test_unknown_ids_and_paths_get_404(server):
         ),
         "/v1/webhooks/999999/keys",
         "/v1/webhooks/not-a-number/keys",
+        f"/v2/products/{unknown}/change-requests",
+        "/v2/change-requests/999999",
+        "/v2/change-requests/not-a-number",
+        "/v2/change-requests/99999999999999999999999",
+        f"/v1/configs/{unknown}/deleted-settings",
+        "/v1/settings/999999/code-references",
+        "/v1/settings/not-a-number/code-references",
+        f"/v1/products/{unknown}/preferences",
+        f"/v1/organizations/{unknown}/proxy-profiles",
+        f"/v1/organizations/{unknown}/organization-limitations",
+        f"/v1/proxy-profiles/{unknown}/sdk-keys",
+        "/v1/proxy-profiles/not-a-uuid/sdk-keys",
         "/v1/products/not-a-uuid",
         "/v1/nothing-here",
         "/v1/products/",
@@ -935,6 +996,476 @@ def test_stale_flag_filters(server):
     assert stale_ids(body) == anywhere - tagged
     assert get(server, path, scope="mine").status_code == 400
     assert get(server, path, ignoredTagIds=["x"]).status_code == 400
+
+
+# -- governance: change requests, deleted flags, code references, preferences, proxies ----------
+
+
+def governance_counts(account) -> dict[str, int]:
+    """Records each governance stream would sync, counted from the account's plain structures."""
+    profiles = [p for ps in account.proxy_profiles.values() for p in ps]
+    return {
+        "change_requests": sum(len(items) for items in account.change_requests.values()),
+        "deleted_flags": sum(len(items) for items in account.deleted_settings.values()),
+        "code_references": sum(len(items) for items in account.code_references.values()),
+        "product_preferences": len(account.preferences),
+        "product_invitations": sum(len(items) for items in account.product_invitations.values()),
+        "proxy_profiles": len(profiles),
+        "organization_limitations": len(account.organization_limitations),
+    }
+
+
+def assert_governance_data_is_complete(account) -> None:
+    """Every governance stream has records, and every product has change requests of every
+    status, a deleted flag, preferences and invitations."""
+    assert all(governance_counts(account).values()), governance_counts(account)
+    for product in account.products:
+        product_id = product["productId"]
+        statuses = {c["changeRequestStatus"] for c in account.change_requests[product_id]}
+        assert statuses == {"open", "applied", "closed"}, product["name"]
+        assert account.deleted_settings[account.configs[product_id][0]["configId"]]
+        assert product_id in account.preferences and account.product_invitations[product_id]
+    for organization in account.organizations:
+        organization_id = organization["organizationId"]
+        profiles = account.proxy_profiles[organization_id]
+        notified = [p["connectionPreferences"]["webhookNotification"] for p in profiles]
+        assert None in notified and any(notified)
+        assert organization_id in account.organization_limitations
+    settings = [s["settingId"] for ss in account.settings.values() for s in ss]
+    assert set(account.code_references) == set(settings)
+    assert any(account.code_references.values())
+    assert not all(account.code_references.values())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_governance_data_is_never_empty_at_small(seed):
+    account = build_account(seed=seed)
+    assert_governance_data_is_complete(account)
+    # One product lists more change requests than the default page of 25.
+    assert max(len(items) for items in account.change_requests.values()) > 25
+
+
+def test_governance_data_leaves_the_rest_of_the_account_as_it_was(monkeypatch):
+    """Drawn from a generator of its own: without it, the seed's other data is the same."""
+    full = build_account()
+    monkeypatch.setattr(GovernanceBuilder, "build", lambda self: None)
+    bare = build_account()
+    assert not bare.change_requests and not bare.proxy_profiles
+    for name in (
+        "me",
+        "organizations",
+        "products",
+        "environments",
+        "configs",
+        "settings",
+        "setting_values",
+        "segments",
+        "permission_groups",
+        "product_members",
+        "product_invitations",
+        "webhooks",
+        "integrations",
+        "sdk_keys",
+        "webhook_signing_keys",
+        "organization_members",
+        "organization_invitations",
+        "feature_flag_limitations",
+        "audit_logs",
+        "code_referenced_setting_ids",
+    ):
+        assert getattr(full, name) == getattr(bare, name), name
+    assert full.secrets()[: len(bare.secrets())] == bare.secrets()
+
+
+def read_change_requests(server, product_id: str, **query) -> tuple[list[dict], list[dict]]:
+    items, pagings, page = [], [], 1
+    while True:
+        path = fill(CHANGE_REQUESTS, productId=product_id)
+        response = get(server, path, pageNumber=page, **query)
+        assert response.status_code == 200, response.text
+        body = response.json()["changeRequests"]
+        items += body["data"]
+        pagings.append(body["paging"])
+        if not body["paging"]["hasNext"]:
+            return items, pagings
+        page += 1
+
+
+def test_change_requests_page_like_the_audit_log_newest_first(server):
+    account = server.account
+    product = max(account.products, key=lambda p: len(account.change_requests[p["productId"]]))
+    product_id = product["productId"]
+    expected = account.change_requests[product_id]
+    total = len(expected)
+    assert total > 25
+    path = fill(CHANGE_REQUESTS, productId=product_id)
+    first = get(server, path).json()["changeRequests"]
+    assert first["paging"] == {
+        "currentPage": 1,
+        "totalPages": math.ceil(total / 25),
+        "pageSize": 25,
+        "totalCount": total,
+        "hasPrevious": False,
+        "hasNext": True,
+    }
+    assert len(first["data"]) == 25
+    items, pagings = read_change_requests(server, product_id, pageSize=7)
+    assert [i["changeRequestId"] for i in items] == [c["changeRequestId"] for c in expected]
+    assert len({i["changeRequestId"] for i in items}) == total
+    keys = [(UtcDateTime(i["createdAt"]), i["changeRequestId"]) for i in items]
+    assert keys == sorted(keys, reverse=True)
+    for number, paging in enumerate(pagings, start=1):
+        assert paging == {
+            "currentPage": number,
+            "totalPages": math.ceil(total / 7),
+            "pageSize": 7,
+            "totalCount": total,
+            "hasPrevious": number > 1,
+            "hasNext": number < math.ceil(total / 7),
+        }
+    everything = get(server, path, pageSize=100).json()["changeRequests"]
+    assert len(everything["data"]) == total and everything["paging"]["totalPages"] == 1
+    beyond = get(server, path, pageNumber=len(pagings) + 1, pageSize=7).json()["changeRequests"]
+    assert beyond["data"] == []
+    assert beyond["paging"]["hasNext"] is False and beyond["paging"]["hasPrevious"] is True
+
+
+def test_change_request_status_filter_defaults_to_every_status(server):
+    account = server.account
+    product_id = account.products[0]["productId"]
+    everything = account.change_requests[product_id]
+    by_status = Counter(c["changeRequestStatus"] for c in everything)
+    assert set(by_status) == {"open", "applied", "closed"}
+
+    def ids(**query) -> list[int]:
+        items, _ = read_change_requests(server, product_id, pageSize=100, **query)
+        return [i["changeRequestId"] for i in items]
+
+    assert ids() == [c["changeRequestId"] for c in everything]
+    for status in by_status:
+        selected = ids(changeRequestStatusFilter=status)
+        assert len(selected) == by_status[status]
+        assert selected == [
+            c["changeRequestId"] for c in everything if c["changeRequestStatus"] == status
+        ]
+    both = ids(changeRequestStatusFilter=["open", "closed"])
+    assert len(both) == by_status["open"] + by_status["closed"]
+    assert ids(changeRequestStatusFilter=["open", "applied", "closed"]) == ids()
+
+
+def test_change_request_scope_and_state_filters(server):
+    account = server.account
+    product_id = account.products[0]["productId"]
+    everything = account.change_requests[product_id]
+
+    def ids(**query) -> set[int]:
+        items, _ = read_change_requests(server, product_id, pageSize=100, **query)
+        return {i["changeRequestId"] for i in items}
+
+    first = everything[0]
+    setting_id = first["settingValues"][0]["settingId"]
+    cases = [
+        ({"configId": first["configId"]}, lambda c: c["configId"] == first["configId"]),
+        (
+            {"environmentId": first["environmentId"]},
+            lambda c: c["environmentId"] == first["environmentId"],
+        ),
+        (
+            {"settingId": setting_id},
+            lambda c: setting_id in {v["settingId"] for v in c["settingValues"]},
+        ),
+        ({"scheduleFilter": "scheduled"}, lambda c: c["applyAt"] is not None),
+        ({"scheduleFilter": "nonScheduled"}, lambda c: c["applyAt"] is None),
+        ({"needsAttentionFilter": "needsAttention"}, lambda c: c["needsAttention"]),
+        ({"needsAttentionFilter": "notNeedsAttention"}, lambda c: not c["needsAttention"]),
+        (
+            {"approveRequiredFilter": "approveRequired"},
+            lambda c: account.environments_by_id[c["environmentId"]]["approveRequired"],
+        ),
+        (
+            {"approveRequiredFilter": "approveNotRequired"},
+            lambda c: not account.environments_by_id[c["environmentId"]]["approveRequired"],
+        ),
+    ]
+    for query, wanted in cases:
+        expected = {c["changeRequestId"] for c in everything if wanted(c)}
+        assert ids(**query) == expected, query
+    assert ids(scheduleFilter="scheduled") and ids(scheduleFilter="nonScheduled")
+    assert ids(configId=first["configId"], changeRequestStatusFilter="open") == {
+        c["changeRequestId"]
+        for c in everything
+        if c["configId"] == first["configId"] and c["changeRequestStatus"] == "open"
+    }
+    assert ids(settingId=999999) == set()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"changeRequestStatusFilter": "pending"},
+        {"changeRequestStatusFilter": ["open", "Open"]},
+        {"pageSize": "0"},
+        {"pageSize": "101"},
+        {"pageNumber": "0"},
+        {"pageNumber": "x"},
+        {"configId": "not-a-uuid"},
+        {"environmentId": "not-a-uuid"},
+        {"settingId": "abc"},
+        {"settingId": "99999999999"},
+        {"scheduleFilter": "later"},
+        {"approveRequiredFilter": "yes"},
+        {"needsAttentionFilter": "true"},
+    ],
+)
+def test_bad_change_request_queries_get_400(server, query):
+    product_id = server.account.products[0]["productId"]
+    response = get(server, fill(CHANGE_REQUESTS, productId=product_id), **query)
+    assert response.status_code == 400, response.text
+    assert set(response.json()) <= set(query)
+
+
+def test_change_request_summaries_agree_with_their_details(server):
+    account = server.account
+    checked = 0
+    for product in account.products:
+        items, _ = read_change_requests(server, product["productId"], pageSize=100)
+        for summary in items:
+            path = fill(CHANGE_REQUEST, changeRequestId=summary["changeRequestId"])
+            detail = get(server, path).json()
+            shared = set(summary) & set(detail)
+            assert len(shared) == 20
+            assert {key: summary[key] for key in shared} == {key: detail[key] for key in shared}
+            changes = detail["settingValues"]
+            assert summary["affectedSettingKeys"] == [c["settingKey"] for c in changes]
+            assert summary["commentCount"] == len(detail["comments"])
+            assert summary["conflictCount"] == sum(c["hasConflict"] for c in changes)
+            config = account.configs_by_id[detail["configId"]]
+            environment = account.environments_by_id[detail["environmentId"]]
+            assert config["product"] is product and environment["product"] is product
+            assert config["evaluationVersion"] == "v2"
+            settings = {s["settingId"]: s for s in account.settings[detail["configId"]]}
+            for change in changes:
+                setting = settings[change["settingId"]]
+                assert change["settingKey"] == setting["key"]
+                assert change["settingType"] == setting["settingType"]
+                assert change["originalEvaluationFormula"] != change["proposedEvaluationFormula"]
+            checked += 1
+    assert checked == sum(len(items) for items in account.change_requests.values())
+
+
+def test_change_request_dates_and_people_follow_the_status(server):
+    account = server.account
+    for product in account.products:
+        organization_id = product["organization"]["organizationId"]
+        members = {m["email"] for m in account.product_members[product["productId"]]}
+        for detail in account.change_requests[product["productId"]]:
+            status = detail["changeRequestStatus"]
+            created = detail["createdAt"]
+            end = detail["appliedAt"] or detail["closedAt"] or UtcDateTime(BASE_DATE)
+            assert created < end
+            assert detail["creatorUserEmail"] in members
+            applied = [detail[k] for k in ("appliedAt", "appliedByUserId", "appliedByUserEmail")]
+            closed = [detail[k] for k in ("closedAt", "closedByUserId", "closedByUserEmail")]
+            assert all(applied) if status == "applied" else applied == [None] * 3
+            assert all(closed) if status == "closed" else closed == [None] * 3
+            if status != "open":
+                assert detail["needsAttention"] is False
+            unfixed = [i for i in detail["changeRequestIssues"] if i["issueFixedAt"] is None]
+            assert detail["needsAttention"] == bool(unfixed)
+            for comment in detail["comments"]:
+                assert created < comment["createdAt"] < end
+            for approval in detail["approvals"]:
+                assert created < approval["approvedAt"] < end
+                assert approval["userEmail"] != detail["creatorUserEmail"]
+                if approval["dismissedAt"] is not None:
+                    assert approval["approvedAt"] < approval["dismissedAt"]
+            active = [a for a in detail["approvals"] if a["dismissedAt"] is None]
+            assert detail["approved"] == bool(active)
+            activities = detail["activities"]
+            assert activities[0]["changeRequestActivityType"] == "created"
+            assert activities[0]["date"] == created
+            assert activities[0]["userEmail"] == detail["creatorUserEmail"]
+            assert [a["date"] for a in activities] == sorted(a["date"] for a in activities)
+            assert all(created <= a["date"] <= end for a in activities)
+            if detail["bypassApproval"]:
+                kinds = {a["changeRequestActivityType"] for a in activities}
+                assert "bypassApprovalEnabled" in kinds
+            if status == "applied" and detail["applyAt"] is not None:
+                assert (
+                    timedelta(0)
+                    <= (detail["appliedAt"].to_datetime() - detail["applyAt"].to_datetime())
+                    < timedelta(minutes=1)
+                )
+        ids = [d["changeRequestId"] for d in account.change_requests[product["productId"]]]
+        assert ids == sorted(ids, reverse=True)
+        assert organization_id in account.organization_limitations
+
+
+def test_applied_change_requests_proposed_the_values_served_now(server):
+    """The newest applied change request of a flag in an environment was its last update: it
+    proposed the value served now, when the value says it was updated, by its last updater.
+    An open one without conflict started from the value served now."""
+    account = server.account
+    heads: dict[tuple, dict] = {}
+    opened = 0
+    for product in account.products:
+        for detail in reversed(account.change_requests[product["productId"]]):
+            pair = (detail["configId"], detail["environmentId"])
+            values = {v["setting"]["settingId"]: v for v in account.setting_values[pair]}
+            for change in detail["settingValues"]:
+                value = values[change["settingId"]]
+                if detail["changeRequestStatus"] == "applied":
+                    heads[(*pair, change["settingId"])] = (detail, change, value)
+                elif detail["changeRequestStatus"] == "open":
+                    formula = change["originalEvaluationFormula"]
+                    same = formula["defaultValue"] == value["defaultValue"] and len(
+                        formula["targetingRules"]
+                    ) == len(value["targetingRules"])
+                    assert change["hasConflict"] == (value["updatedAt"] > detail["createdAt"])
+                    if not change["hasConflict"]:
+                        assert same
+                        opened += 1
+    assert heads and opened
+    for detail, change, value in heads.values():
+        formula = change["proposedEvaluationFormula"]
+        assert formula["defaultValue"] == value["defaultValue"]
+        assert len(formula["targetingRules"]) == len(value["targetingRules"])
+        assert formula["percentageEvaluationAttribute"] == value["percentageEvaluationAttribute"]
+        assert detail["appliedAt"] == value["updatedAt"]
+        if value["lastUpdaterUserEmail"] is not None:
+            assert detail["appliedByUserEmail"] == value["lastUpdaterUserEmail"]
+
+
+def test_deleted_flags_are_not_live_flags(server):
+    account = server.account
+    for config_id, deleted in account.deleted_settings.items():
+        body = get(server, fill(DELETED_FLAGS, configId=config_id)).json()
+        assert body == deleted
+        keys = [d["key"] for d in body]
+        assert len(set(keys)) == len(keys)
+        assert not set(keys) & {s["key"] for s in account.settings[config_id]}
+
+
+def test_code_references_exist_for_the_flags_stale_flags_say_have_them(server):
+    account = server.account
+    for settings in account.settings.values():
+        for setting in settings:
+            path = fill(CODE_REFERENCES, settingId=setting["settingId"])
+            reports = get(server, path).json()
+            assert bool(reports) == (setting["settingId"] in account.code_referenced_setting_ids)
+            assert len(reports) <= 3
+            assert len({(r["repository"], r["branch"]) for r in reports}) == len(reports)
+            for report in reports:
+                assert report["commitHash"] in report["commitUrl"]
+                assert report["references"]
+                for lines in report["references"]:
+                    assert setting["key"] in lines["referenceLine"]["lineText"]
+                    number = lines["referenceLine"]["lineNumber"]
+                    numbers = [line["lineNumber"] for line in lines["preLines"]]
+                    assert numbers == list(range(number - len(numbers), number))
+                    numbers = [line["lineNumber"] for line in lines["postLines"]]
+                    assert numbers == list(range(number + 1, number + 1 + len(numbers)))
+    # One scan (repository, branch) has one commit and one upload time for all its flags.
+    scans: dict[tuple, set] = {}
+    for reports in account.code_references.values():
+        for report in reports:
+            key = (report["repository"], report["branch"])
+            scans.setdefault(key, set()).add((report["commitHash"], report["syncedAt"]))
+    assert all(len(found) == 1 for found in scans.values())
+
+
+def test_preferences_repeat_the_product_and_its_environments(server):
+    account = server.account
+    for product in account.products:
+        body = get(server, f"/v1/products/{product['productId']}/preferences").json()
+        assert body["reasonRequired"] == product["reasonRequired"]
+        assert body["approveRequired"] == product["approveRequired"]
+        environments = account.environments[product["productId"]]
+        assert body["reasonRequiredEnvironments"] == [
+            {
+                "environmentId": e["environmentId"],
+                "reasonRequired": e["reasonRequired"],
+                "environmentName": e["name"],
+            }
+            for e in environments
+        ]
+        assert body["approveRequiredEnvironments"] == [
+            {
+                "environmentId": e["environmentId"],
+                "approveRequired": e["approveRequired"],
+                "environmentName": e["name"],
+            }
+            for e in environments
+        ]
+
+
+def test_organization_limitations_extend_the_feature_flag_limitations(server):
+    account = server.account
+    for organization_id, limitations in account.feature_flag_limitations.items():
+        body = get(server, fill(LIMITATIONS, organizationId=organization_id)).json()
+        assert {k: v for k, v in body.items() if k != "maxPredefinedVariations"} == limitations
+        assert body["maxPredefinedVariations"] >= max(
+            len(s["predefinedVariations"]) for ss in account.settings.values() for s in ss
+        )
+        # The values endpoints keep FeatureFlagLimitations' seven fields.
+        assert "maxPredefinedVariations" not in limitations
+
+
+def selected_pairs(account, organization_id: str, rules: list[dict]) -> list[tuple[str, str]]:
+    """The (configId, environmentId) pairs the rules select, by fnmatch, apart from the server."""
+
+    def matches(rule, product, config, environment) -> bool:
+        for entity, level, id_key in (
+            (product, "product", "productId"),
+            (config, "config", "configId"),
+            (environment, "environment", "environmentId"),
+        ):
+            if rule[f"{level}IdFilter"] not in (None, entity[id_key]):
+                return False
+            pattern = rule[f"{level}NameMatchFilter"]
+            if pattern is not None and not fnmatch.fnmatchcase(
+                entity["name"].lower(), pattern.lower()
+            ):
+                return False
+        return True
+
+    pairs = []
+    for product in account.products:
+        if product["organization"]["organizationId"] != organization_id:
+            continue
+        for config in account.configs[product["productId"]]:
+            for environment in account.environments[product["productId"]]:
+                kinds = {r["kind"] for r in rules if matches(r, product, config, environment)}
+                if kinds == {"include"}:
+                    pairs.append((config["configId"], environment["environmentId"]))
+    return pairs
+
+
+def test_proxy_profiles_and_the_sdk_keys_their_rules_select(server):
+    account = server.account
+    for organization_id, profiles in account.proxy_profiles.items():
+        body = get(server, fill(PROXY_PROFILES, organizationId=organization_id)).json()
+        assert [p["proxyProfileId"] for p in body["profiles"]] == [
+            p["proxyProfileId"] for p in profiles
+        ]
+        for profile in body["profiles"]:
+            rules = profile["sdkKeySelectionRules"]
+            assert rules and any(r["kind"] == "include" for r in rules)
+            path = fill(PROXY_SDK_KEYS, proxyProfileId=profile["proxyProfileId"])
+            items = get(server, path).json()["items"]
+            pairs = selected_pairs(account, organization_id, rules)
+            assert [(i["configId"], i["environmentId"]) for i in items] == pairs
+            for item in items:
+                keys = account.sdk_keys[(item["configId"], item["environmentId"])]
+                assert item["primarySdkKey"] == keys["primary"]
+                assert item["secondarySdkKey"] == keys["secondary"]
+                assert SECRET_MARKER not in item["sdkId"]
+        # The Production profile serves every Production environment it does not exclude.
+        production = get(server, fill(PROXY_SDK_KEYS, proxyProfileId=profiles[0]["proxyProfileId"]))
+        environments = {i["environmentId"] for i in production.json()["items"]}
+        assert environments and all(
+            account.environments_by_id[e]["name"] == "Production" for e in environments
+        )
 
 
 # -- counting a sync ----------------------------------------------------------------------------
