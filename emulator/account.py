@@ -265,8 +265,10 @@ class Account:
         """The fewest GETs per endpoint template that a full sync of every stream needs.
 
         Left out: /v1/me (a connection check, not a stream), the deprecated v1 members, the
-        secret-bearing SDK key and webhook signing key endpoints, and audit logs, whose page
-        count depends on the window (see `audit_log_page_count`).
+        secret-bearing SDK key, webhook signing key and Proxy Profile SDK key endpoints, and
+        audit logs, whose page count depends on the window (see `audit_log_page_count`).
+        Change requests: every page of each product's list at pageSize 100 (one for an empty
+        list), then one GET of each change request's details.
         """
         per_organization = len(self.organizations)
         per_product = len(self.products)
@@ -275,6 +277,8 @@ class Account:
             "/v1/products": 1,
             "/v2/organizations/{organizationId}/members": per_organization,
             "/v1/organizations/{organizationId}/invitations": per_organization,
+            "/v1/organizations/{organizationId}/proxy-profiles": per_organization,
+            "/v1/organizations/{organizationId}/organization-limitations": per_organization,
         }
         for child in (
             "configs",
@@ -287,9 +291,18 @@ class Account:
             "webhooks",
             "integrations",
             "staleflags",
+            "preferences",
         ):
             counts[f"/v1/products/{{productId}}/{child}"] = per_product
+        counts["/v2/products/{productId}/change-requests"] = sum(
+            self.change_request_page_count(product["productId"]) for product in self.products
+        )
+        counts["/v2/change-requests/{changeRequestId}"] = len(self.change_requests_by_id)
         counts["/v1/configs/{configId}/settings"] = len(self.configs_by_id)
+        counts["/v1/configs/{configId}/deleted-settings"] = len(self.configs_by_id)
+        counts["/v1/settings/{settingId}/code-references"] = sum(
+            len(settings) for settings in self.settings.values()
+        )
         counts[V1_VALUES] = 0
         counts[V2_VALUES] = 0
         for product in self.products:

@@ -1479,8 +1479,11 @@ def test_expected_requests_match_a_crawl_of_the_hierarchy(fresh):
         for template in (
             "/v2/organizations/{organizationId}/members",
             "/v1/organizations/{organizationId}/invitations",
+            PROXY_PROFILES,
+            LIMITATIONS,
         ):
-            get(fresh, fill(template, organizationId=organization["organizationId"]))
+            path = fill(template, organizationId=organization["organizationId"])
+            assert get(fresh, path).status_code == 200
     for product in products:
         product_id = product["productId"]
         for child in (
@@ -1492,12 +1495,26 @@ def test_expected_requests_match_a_crawl_of_the_hierarchy(fresh):
             "webhooks",
             "integrations",
             "staleflags",
+            "preferences",
         ):
             assert get(fresh, f"/v1/products/{product_id}/{child}").status_code == 200
+        page_number = 1
+        while True:
+            path = fill(CHANGE_REQUESTS, productId=product_id)
+            body = get(fresh, path, pageSize=100, pageNumber=page_number).json()["changeRequests"]
+            for summary in body["data"]:
+                path = fill(CHANGE_REQUEST, changeRequestId=summary["changeRequestId"])
+                assert get(fresh, path).status_code == 200
+            if not body["paging"]["hasNext"]:
+                break
+            page_number += 1
         environments = get(fresh, f"/v1/products/{product_id}/environments").json()
         for config in get(fresh, f"/v1/products/{product_id}/configs").json():
             config_id = config["configId"]
-            get(fresh, f"/v1/configs/{config_id}/settings")
+            assert get(fresh, fill(DELETED_FLAGS, configId=config_id)).status_code == 200
+            for setting in get(fresh, f"/v1/configs/{config_id}/settings").json():
+                path = fill(CODE_REFERENCES, settingId=setting["settingId"])
+                assert get(fresh, path).status_code == 200
             for environment in environments:
                 ids = {"configId": config_id, "environmentId": environment["environmentId"]}
                 version = config["evaluationVersion"]
@@ -1505,6 +1522,22 @@ def test_expected_requests_match_a_crawl_of_the_hierarchy(fresh):
                 assert get(fresh, fill(template, **ids)).status_code == 200
     made = Counter(entry.template for entry in fresh.request_log)
     assert dict(made) == account.expected_requests()
+    # Not one GET of a secret-bearing endpoint is needed.
+    assert PROXY_SDK_KEYS not in made
+
+
+def test_expected_requests_count_change_request_pages_at_100_a_page():
+    account = build_account()
+    expected = account.expected_requests()
+    sizes = [len(account.change_requests[p["productId"]]) for p in account.products]
+    assert expected[CHANGE_REQUESTS] == sum(max(1, math.ceil(size / 100)) for size in sizes)
+    assert expected[CHANGE_REQUEST] == sum(sizes)
+    product_id = account.products[0]["productId"]
+    account.change_requests[product_id] = []
+    assert account.change_request_page_count(product_id) == 1
+    assert account.change_request_page_count(account.products[1]["productId"], page_size=1) == (
+        len(account.change_requests[account.products[1]["productId"]])
+    )
 
 
 def test_audit_log_page_count(server):
