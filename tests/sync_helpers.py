@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -152,21 +151,11 @@ def when(server: EmulatorServer, count: int, action: Callable[[], Any]) -> threa
     return thread
 
 
-def scenarios(*names: str):
-    """Mark a test as using these scenarios of its module's SCENARIOS, for `Background`."""
-
-    def mark(test):
-        test.scenarios = names
-        return test
-
-    return mark
-
-
 class Background:
     """Scenarios run in threads: each builds its own emulator, runs the runtime, returns an Outcome.
 
     `start_selected` starts the scenarios of every test pytest selected, in every module, so that
-    the slow ones overlap whichever module runs first; `get` waits for one. A module's SLOW
+    the slow ones overlap whichever module runs first; `start` returns one's future. Slow
     scenarios (those that sit through a whole retry budget) are queued first. At most WORKERS run
     at once: more would slow every run down (two CPUs here) for no gain in total time.
     """
@@ -178,45 +167,83 @@ class Background:
         self._futures: dict[tuple[str, str], Future] = {}
         self._lock = threading.Lock()
 
-    def start(self, module, name: str) -> Future:
+    def start(self, registry: Scenarios, name: str) -> Future:
         with self._lock:
-            key = (module.__name__, name)
+            key = (registry.module_name, name)
             if key not in self._futures:
-                self._futures[key] = self._pool.submit(module.SCENARIOS[name])
+                self._futures[key] = self._pool.submit(registry.functions[name])
             return self._futures[key]
 
     def start_selected(self, items) -> None:
         wanted = {
-            (item.module, name)
+            (registry, name)
             for item in items
+            if (registry := getattr(item.module, "scenario", None)) is not None
+            and isinstance(registry, Scenarios)
             for name in getattr(getattr(item, "function", None), "scenarios", ())
         }
 
         def order(pair):
-            module, name = pair
-            return (name not in getattr(module, "SLOW", ()), module.__name__, name)
+            registry, name = pair
+            return (name not in registry.slow, registry.module_name, name)
 
-        for module, name in sorted(wanted, key=order):
-            self.start(module, name)
-
-    def get(self, module, name: str) -> Outcome:
-        return self.start(module, name).result()
+        for registry, name in sorted(wanted, key=order):
+            self.start(registry, name)
 
 
 BACKGROUND = Background()
 
 
-def scenario_fixtures(module_name: str):
-    """The fixtures of a module with SCENARIOS: `start_scenarios` (autouse) starts the scenarios of
-    every selected test at the module's first test; `outcome(name)` waits for one. Assign them
-    in the module: `start_scenarios, outcome = scenario_fixtures(__name__)`."""
+class Scenarios:
+    """The scenarios of one test module, run in the background by `BACKGROUND`.
 
-    @pytest.fixture(scope="module", autouse=True)
-    def start_scenarios(request):
-        BACKGROUND.start_selected(request.session.items)
+    A scenario builds its own emulator, runs the runtime and returns an `Outcome`. In the module:
 
-    @pytest.fixture(scope="module")
-    def outcome():
-        return lambda name: BACKGROUND.get(sys.modules[module_name], name)
+        scenario = Scenarios(__name__, slow={"unreachable_host"})
+        start_scenarios, outcome = scenario.fixtures()
 
-    return start_scenarios, outcome
+        @scenario
+        def storm_429() -> Outcome: ...
+
+        @scenario.used("storm_429")
+        def test_...(outcome): outcome("storm_429")
+
+    `slow` scenarios (those that sit through a whole retry budget) are queued first.
+    """
+
+    def __init__(self, module_name: str, slow: set[str] = frozenset()) -> None:
+        self.module_name = module_name
+        self.slow = set(slow)
+        self.functions: dict[str, Callable[[], Outcome]] = {}
+
+    def __call__(self, function: Callable[[], Outcome]) -> Callable[[], Outcome]:
+        """Register a scenario under its function's name."""
+        return self.add(function.__name__, function)
+
+    def add(self, name: str, function: Callable[[], Outcome]) -> Callable[[], Outcome]:
+        self.functions[name] = function
+        return function
+
+    @staticmethod
+    def used(*names: str):
+        """Mark a test as using these scenarios, so they start before the module's first test."""
+
+        def mark(test):
+            test.scenarios = names
+            return test
+
+        return mark
+
+    def fixtures(self):
+        """`start_scenarios` (autouse) starts the scenarios of every selected test, in every
+        module, at the module's first test; `outcome(name)` waits for one."""
+
+        @pytest.fixture(scope="module", autouse=True)
+        def start_scenarios(request):
+            BACKGROUND.start_selected(request.session.items)
+
+        @pytest.fixture(scope="module")
+        def outcome():
+            return lambda name: BACKGROUND.start(self, name).result()
+
+        return start_scenarios, outcome

@@ -16,11 +16,9 @@ import pytest
 
 from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer, FaultRule
 from tests.conftest import emulator_config
-from tests.sync_helpers import BASIC_CREDENTIAL, run, scenario_fixtures, scenarios
+from tests.sync_helpers import BASIC_CREDENTIAL, Scenarios, run
 from tooling import runtime
 
-SCENARIOS = {}
-SLOW = {"unreachable_host"}
 URL_PATTERN = r"^https?://[^\\s/?#]+(/[^\\s?#]*)?$"  # as the runtime prints the spec's pattern
 CREDENTIAL_REJECTED = (
     "ConfigCat rejected the Public API credential (HTTP 401). Check the username and password of"
@@ -38,7 +36,8 @@ NOT_JSON = (
 )
 
 
-start_scenarios, outcome = scenario_fixtures(__name__)
+scenario = Scenarios(__name__, slow={"unreachable_host"})
+start_scenarios, outcome = scenario.fixtures()
 
 
 def failed_check(result: runtime.RunResult) -> str:
@@ -216,10 +215,10 @@ def unreachable_host():
     return done
 
 
-SCENARIOS["unreachable_host"] = unreachable_host
+scenario.add("unreachable_host", unreachable_host)
 
 
-@scenarios("unreachable_host")
+@scenario.used("unreachable_host")
 def test_an_unreachable_host_fails_the_check_once_the_retries_are_spent(outcome):
     sync = outcome("unreachable_host")
     message = failed_check(sync.result)

@@ -14,21 +14,17 @@ import pytest
 from emulator import DEFAULT_PASSWORD, EmulatorServer, FaultRule, build_account
 from tests.sync_helpers import (
     BASIC_CREDENTIAL,
+    Scenarios,
     answered_later,
     duplicated_keys,
     read_measuring_memory,
     record_counts,
     run,
-    scenario_fixtures,
-    scenarios,
     stream_errors,
     targets,
     when,
 )
 from tests.test_full_sync import expected_records
-
-SCENARIOS = {}
-SLOW = {"unending_503", "stalled_answer", "huge_config", "storm_429"}
 
 # The manifest's exponential backoff (factor 1) waits 2**n s, and the runtime adds 1 s to every
 # wait: 3, 5, 9, 17, 33 and 65 s for its 6 retries.
@@ -38,12 +34,8 @@ RETRY_AFTER_WAIT = 2
 READ_TIMEOUT = 30  # read_timeout_in_seconds in the manifest
 
 
-def scenario(function):
-    SCENARIOS[function.__name__] = function
-    return function
-
-
-start_scenarios, outcome = scenario_fixtures(__name__)
+scenario = Scenarios(__name__, slow={"unending_503", "stalled_answer", "huge_config", "storm_429"})
+start_scenarios, outcome = scenario.fixtures()
 
 
 def retry_logs(result, status: int | None = None) -> list[str]:
@@ -88,7 +80,7 @@ def storm_429():
         return run(server)
 
 
-@scenarios("storm_429")
+@scenario.used("storm_429")
 def test_a_429_storm_with_retry_after_is_waited_out_and_loses_nothing(outcome):
     sync = outcome("storm_429")
     server = sync.server
@@ -112,7 +104,7 @@ def no_retry_after_429():
         return run(server)
 
 
-@scenarios("no_retry_after_429")
+@scenario.used("no_retry_after_429")
 def test_a_429_without_retry_after_backs_off_exponentially(outcome):
     sync = outcome("no_retry_after_429")
     server = sync.server
@@ -134,7 +126,7 @@ def server_errors():
         return run(server)
 
 
-@scenarios("server_errors")
+@scenario.used("server_errors")
 def test_5xx_bursts_are_retried_and_lose_nothing(outcome):
     sync = outcome("server_errors")
     server = sync.server
@@ -152,7 +144,7 @@ def connection_resets():
         return run(server)
 
 
-@scenarios("connection_resets")
+@scenario.used("connection_resets")
 def test_connection_resets_are_retried_and_lose_nothing(outcome):
     sync = outcome("connection_resets")
     server = sync.server
@@ -185,7 +177,7 @@ def permission_requests(server, product):
     return [e for e in server.request_log if e.path == f"/v1/products/{product}/permissions"]
 
 
-@scenarios("stalled_answer")
+@scenario.used("stalled_answer")
 def test_an_answer_stalled_past_the_read_timeout_is_retried(outcome):
     sync = outcome("stalled_answer")
     server = sync.server
@@ -212,7 +204,7 @@ def unending_503():
         return run(server)
 
 
-@scenarios("unending_503")
+@scenario.used("unending_503")
 def test_a_503_that_never_clears_fails_the_sync_once_the_retries_are_spent(outcome):
     sync = outcome("unending_503")
     server, account = sync.server, sync.server.account
@@ -250,7 +242,7 @@ def credential_revoked():
         return done
 
 
-@scenarios("credential_revoked")
+@scenario.used("credential_revoked")
 def test_a_credential_revoked_mid_sync_fails_fast_as_a_config_error(outcome):
     sync = outcome("credential_revoked")
     server = sync.server
@@ -299,7 +291,7 @@ def permissions_gone():
         return run(server)
 
 
-@scenarios("forbidden_webhooks", "permissions_gone")
+@scenario.used("forbidden_webhooks", "permissions_gone")
 @pytest.mark.parametrize(
     ("name", "stream", "endpoint", "status"),
     [
@@ -346,13 +338,13 @@ def broken_settings(kind: str, times: int | None):
     return run_scenario
 
 
-SCENARIOS["malformed_settings_twice"] = broken_settings("malformed_json", times=2)
-SCENARIOS["html_settings_twice"] = broken_settings("html_200", times=2)
-SCENARIOS["malformed_settings_forever"] = broken_settings("malformed_json", times=None)
-SLOW.add("malformed_settings_forever")
+scenario.add("malformed_settings_twice", broken_settings("malformed_json", times=2))
+scenario.add("html_settings_twice", broken_settings("html_200", times=2))
+scenario.add("malformed_settings_forever", broken_settings("malformed_json", times=None))
+scenario.slow.add("malformed_settings_forever")
 
 
-@scenarios("malformed_settings_twice", "html_settings_twice")
+@scenario.used("malformed_settings_twice", "html_settings_twice")
 @pytest.mark.parametrize("name", ["malformed_settings_twice", "html_settings_twice"])
 def test_an_answer_that_is_not_json_is_retried_and_loses_nothing(outcome, name):
     sync = outcome(name)
@@ -365,7 +357,7 @@ def test_an_answer_that_is_not_json_is_retried_and_loses_nothing(outcome, name):
     assert len(settings_requests) == 3
 
 
-@scenarios("malformed_settings_forever")
+@scenario.used("malformed_settings_forever")
 def test_an_answer_that_never_parses_fails_the_sync_and_yields_nothing_of_it(outcome):
     sync = outcome("malformed_settings_forever")
     server, account = sync.server, sync.server.account
@@ -430,7 +422,7 @@ def huge_config():
         return read_measuring_memory(server)
 
 
-@scenarios("huge_config")
+@scenario.used("huge_config")
 def test_a_config_with_tens_of_thousands_of_flags_syncs_in_bounded_memory(outcome):
     sync = outcome("huge_config")
     account = sync.server.account

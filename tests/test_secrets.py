@@ -8,21 +8,16 @@ parameters, which come inside the webhooks and integrations answers and are sync
 import pytest
 
 from emulator import DEFAULT_PASSWORD, EmulatorServer, FaultRule
-from tests.sync_helpers import BASIC_CREDENTIAL, run, scenario_fixtures, scenarios, stream_errors
+from tests.sync_helpers import BASIC_CREDENTIAL, Scenarios, run, stream_errors
 
-SCENARIOS = {}
 SECRET_ENDPOINTS = {
     "/v1/configs/{configId}/environments/{environmentId}",  # SDK keys
     "/v1/webhooks/{webhookId}/keys",  # webhook signing keys
 }
 
 
-def scenario(function):
-    SCENARIOS[function.__name__] = function
-    return function
-
-
-start_scenarios, outcome = scenario_fixtures(__name__)
+scenario = Scenarios(__name__)
+start_scenarios, outcome = scenario.fixtures()
 
 
 def output(sync) -> str:
@@ -68,7 +63,7 @@ def debug_level():
         return run(server, debug=True)
 
 
-@scenarios("default_level")
+@scenario.used("default_level")
 def test_the_default_level_shows_no_credential_and_no_secret(outcome):
     sync = outcome("default_level")
     assert sync.result.returncode == 0
@@ -83,14 +78,14 @@ def test_the_default_level_shows_no_credential_and_no_secret(outcome):
     assert [secret for secret in secrets if secret in everything] == []
 
 
-@scenarios("debug_level")
+@scenario.used("debug_level")
 def test_the_debug_level_never_shows_the_password_as_typed(outcome):
     sync = outcome("debug_level")
     assert sync.result.returncode == 0
     assert DEFAULT_PASSWORD not in output(sync)
 
 
-@scenarios("debug_level")
+@scenario.used("debug_level")
 def test_the_debug_level_shows_the_authorization_header_of_every_request(outcome):
     """The runtime logs each request's headers at debug, unmasked: the Basic credential (base64
     of username:password, as good as the password) is in every "Making outbound API request"
@@ -107,7 +102,7 @@ def test_the_debug_level_shows_the_authorization_header_of_every_request(outcome
     assert all(header in message["data"]["headers"] for message in requests)
 
 
-@scenarios("debug_level")
+@scenario.used("debug_level")
 def test_the_debug_level_shows_the_secrets_held_in_raw_answers(outcome):
     """Raw answers are logged at debug ("Receiving response", `data.body`): secure header values
     and integration parameters appear there, whatever the manifest does to the records. Keys
@@ -125,7 +120,7 @@ def test_the_debug_level_shows_the_secrets_held_in_raw_answers(outcome):
     assert all(secret in bodies for secret in held_in_answers(account))
 
 
-@scenarios("default_level", "debug_level")
+@scenario.used("default_level", "debug_level")
 @pytest.mark.parametrize("name", ["default_level", "debug_level"])
 def test_the_connector_never_requests_sdk_keys_or_webhook_signing_keys(outcome, name):
     log = outcome(name).server.request_log
@@ -144,11 +139,11 @@ def broken_answer(path: str):
     return run_scenario
 
 
-SCENARIOS["broken_webhooks"] = broken_answer("webhooks")
-SCENARIOS["broken_integrations"] = broken_answer("integrations")
+scenario.add("broken_webhooks", broken_answer("webhooks"))
+scenario.add("broken_integrations", broken_answer("integrations"))
 
 
-@scenarios("broken_webhooks", "broken_integrations")
+@scenario.used("broken_webhooks", "broken_integrations")
 @pytest.mark.parametrize("name", ["broken_webhooks", "broken_integrations"])
 def test_a_broken_answer_does_not_show_the_secrets_it_holds_at_the_default_level(outcome, name):
     """A truncated answer (valid JSON up to half its body) of an endpoint whose answers hold
