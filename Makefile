@@ -10,7 +10,7 @@ BUILDER_CDK_INSTALLED := $(BUILDER_CDK_VENV)/.installed
 PYAIRBYTE_VENV := .venv-pyairbyte
 PYAIRBYTE_INSTALLED := $(PYAIRBYTE_VENV)/.installed
 
-.PHONY: sync test lint schemas bench pyairbyte lock
+.PHONY: sync test lint schemas bench pyairbyte lock hooks
 
 # Each venv holds exactly its lock file. A person edits requirements*.txt (the direct dependencies)
 # and runs `make lock`, which resolves each into requirements*.lock: every transitive dependency,
@@ -86,3 +86,7 @@ lock: $(VENV)/.locked
 	$(LOCK) requirements.txt -o requirements.lock
 	$(LOCK) requirements-builder-cdk.txt -o requirements-builder-cdk.lock
 	$(LOCK) requirements-pyairbyte.txt -o requirements-pyairbyte.lock
+
+## Install the git pre-commit hook: ruff check and ruff format --check of the staged Python files.
+hooks: $(INSTALLED)
+	$(BIN)/pre-commit install
