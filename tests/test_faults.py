@@ -12,6 +12,7 @@ from itertools import pairwise
 import pytest
 
 from emulator import DEFAULT_PASSWORD, EmulatorServer, FaultRule, build_account
+from tests.expectations import expected_records
 from tests.sync_helpers import (
     BASIC_CREDENTIAL,
     Scenarios,
@@ -24,7 +25,6 @@ from tests.sync_helpers import (
     targets,
     when,
 )
-from tests.test_full_sync import expected_records
 
 # The manifest's exponential backoff (factor 1) waits 2**n s, and the runtime adds 1 s to every
 # wait: 3, 5, 9, 17, 33 and 65 s for its 6 retries.

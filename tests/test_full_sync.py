@@ -11,45 +11,12 @@ import pytest
 
 from bench.endpoints import analyse
 from emulator import DEFAULT_PASSWORD, EmulatorServer
-from emulator.account import Account
 from tests.conftest import emulator_config
+from tests.expectations import expected_records
 from tooling import runtime
 
 SEEDS = (1, 2, 3)
 MANIFEST = runtime.manifest()
-
-
-def expected_records(account: Account) -> dict[str, int]:
-    products = [product["productId"] for product in account.products]
-
-    def per_product(lists: dict) -> int:
-        return sum(len(lists[product]) for product in products)
-
-    members = account.organization_members.values()
-    return {
-        "organizations": len(account.organizations),
-        "organization_members": sum(
-            len(m["admins"]) + len(m["billingManagers"]) + len(m["members"]) for m in members
-        ),
-        "organization_invitations": sum(map(len, account.organization_invitations.values())),
-        "products": len(products),
-        "tags": per_product(account.tags),
-        "environments": per_product(account.environments),
-        "configs": per_product(account.configs),
-        "feature_flags": sum(map(len, account.settings.values())),
-        "feature_flag_values": sum(map(len, account.setting_values.values())),
-        "segments": per_product(account.segments),
-        "permission_groups": per_product(account.permission_groups),
-        "product_members": per_product(account.product_members),
-        "webhooks": per_product(account.webhooks),
-        "integrations": per_product(account.integrations),
-        "stale_flags": sum(
-            len(config["settings"])
-            for product in products
-            for config in account.stale_flags(product)["configs"]
-        ),
-        "audit_logs": sum(map(len, account.audit_logs.values())),
-    }
 
 
 def undeclared_fields(value, schema, path="") -> list[str]:

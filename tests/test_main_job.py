@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emulator import EmulatorServer, build_account
 from tests.conftest import emulator_config
-from tests.test_full_sync import expected_records
+from tests.expectations import expected_records
 from tooling import runtime
 
 REPO = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import emulator_config
-from tests.test_full_sync import expected_records
+from tests.expectations import expected_records
 from tooling import runtime
 
 MANIFEST = runtime.manifest()

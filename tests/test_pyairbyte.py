@@ -18,7 +18,7 @@ import pytest
 
 from emulator.seed import build_account
 from scripts.pyairbyte_sync import DATABASE_NAME, EXAMPLE_QUERIES
-from tests.test_full_sync import expected_records
+from tests.expectations import expected_records
 from tooling import runtime
 
 REPO_ROOT = runtime.REPO_ROOT

@@ -1,8 +1,9 @@
 """Where the credential and the account's secrets show up in everything a sync prints.
 
 Secrets of the account (emulator `Account.secrets()`): SDK keys and webhook signing keys, which
-the connector never requests, and the values of secure webhook headers and of integration
-parameters, which come inside the webhooks and integrations answers and are synced as null.
+the connector never requests, and the values of secure webhook headers, of integration
+parameters and the signing keys of proxy profiles' webhooks, which come inside the webhooks,
+integrations and proxy profiles answers and are synced as null.
 """
 
 import pytest
@@ -13,6 +14,7 @@ from tests.sync_helpers import BASIC_CREDENTIAL, Scenarios, run, stream_errors
 SECRET_ENDPOINTS = {
     "/v1/configs/{configId}/environments/{environmentId}",  # SDK keys
     "/v1/webhooks/{webhookId}/keys",  # webhook signing keys
+    "/v1/proxy-profiles/{proxyProfileId}/sdk-keys",  # the SDK keys a Proxy profile serves
 }
 
 
@@ -25,7 +27,7 @@ def output(sync) -> str:
 
 
 def held_in_answers(account) -> list[str]:
-    """Secrets that the webhooks and integrations answers carry."""
+    """Secrets that the webhooks, integrations and proxy profiles answers carry."""
     headers = [
         header["value"]
         for webhooks in account.webhooks.values()
@@ -39,8 +41,16 @@ def held_in_answers(account) -> list[str]:
         for integration in integrations
         for value in (integration["parameters"] or {}).values()
     ]
-    assert headers and parameters
-    return headers + parameters
+    signing_keys = [
+        key
+        for profiles in account.proxy_profiles.values()
+        for profile in profiles
+        if (notification := profile["connectionPreferences"]["webhookNotification"])
+        for key in (notification["signingKey1"], notification["signingKey2"])
+        if key
+    ]
+    assert headers and parameters and signing_keys
+    return headers + parameters + signing_keys
 
 
 def never_requested(account) -> list[str]:

@@ -155,6 +155,7 @@ def test_organization_invitations_carry_their_organization():
         ("segments", "segments", ACCOUNT.segments),
         ("permission_groups", "permissions", ACCOUNT.permission_groups),
         ("product_members", "members", ACCOUNT.product_members),
+        ("product_invitations", "invitations", ACCOUNT.product_invitations),
     ],
 )
 def test_product_children_carry_their_product(stream, endpoint, lists):
@@ -225,6 +226,126 @@ def test_feature_flags_per_config():
         for setting in settings
     ]
     assert sorted(synced, key=str) == sorted(expected, key=str)
+
+
+def test_product_preferences_one_record_per_product():
+    with HttpMocker() as http_mocker:
+        mock_products(http_mocker, "/v1/products/{productId}/preferences")
+        synced = records(run("product_preferences"))
+    expected = [emitted(ACCOUNT.preferences[p], productId=p) for p in PRODUCTS]
+    assert sorted(synced, key=str) == sorted(expected, key=str)
+
+
+def test_organization_limitations_one_record_per_organization():
+    with HttpMocker() as http_mocker:
+        mock_organizations(
+            http_mocker, "/v1/organizations/{organizationId}/organization-limitations"
+        )
+        synced = records(run("organization_limitations"))
+    expected = [
+        emitted(ACCOUNT.organization_limitations[o], organizationId=o) for o in ORGANIZATIONS
+    ]
+    assert sorted(synced, key=str) == sorted(expected, key=str)
+
+
+def test_proxy_profiles_never_emit_signing_keys():
+    with HttpMocker() as http_mocker:
+        mock_organizations(http_mocker, "/v1/organizations/{organizationId}/proxy-profiles")
+        synced = records(run("proxy_profiles"))
+    profiles = [p for o in ORGANIZATIONS for p in ACCOUNT.proxy_profiles[o]]
+    assert sorted(p["proxyProfileId"] for p in synced) == sorted(
+        p["proxyProfileId"] for p in profiles
+    )
+    notifications = [
+        p["connectionPreferences"]["webhookNotification"]
+        for p in synced
+        if p["connectionPreferences"]["webhookNotification"] is not None
+    ]
+    assert notifications
+    for notification in notifications:
+        assert notification["signingKey1"] is None and notification["signingKey2"] is None
+        assert notification["webhookProxyUrl"]
+    dumped = json.dumps(synced)
+    assert [secret for secret in ACCOUNT.secrets() if secret in dumped] == []
+
+
+def test_deleted_flags_per_config():
+    with HttpMocker() as http_mocker:
+        mock_products(http_mocker, "/v1/products/{productId}/configs")
+        for config_id in ACCOUNT.deleted_settings:
+            mock(http_mocker, "/v1/configs/{configId}/deleted-settings", configId=config_id)
+        synced = records(run("deleted_flags"))
+    expected = [
+        emitted(
+            item,
+            configId=config_id,
+            productId=ACCOUNT.product_of_config(config_id)["productId"],
+        )
+        for config_id, items in ACCOUNT.deleted_settings.items()
+        for item in items
+    ]
+    assert expected
+    assert sorted(synced, key=str) == sorted(expected, key=str)
+
+
+def test_code_references_one_request_per_flag():
+    with HttpMocker() as http_mocker:
+        mock_products(http_mocker, "/v1/products/{productId}/configs")
+        for config_id in ACCOUNT.settings:
+            mock(http_mocker, "/v1/configs/{configId}/settings", configId=config_id)
+        for setting_id in ACCOUNT.code_references:
+            mock(http_mocker, "/v1/settings/{settingId}/code-references", settingId=str(setting_id))
+        synced = records(run("code_references"))
+    config_of = {
+        setting["settingId"]: config_id
+        for config_id, settings in ACCOUNT.settings.items()
+        for setting in settings
+    }
+    expected = [
+        emitted(
+            reference,
+            settingId=setting_id,
+            configId=config_of[setting_id],
+            productId=ACCOUNT.product_of_config(config_of[setting_id])["productId"],
+        )
+        for setting_id, references in ACCOUNT.code_references.items()
+        for reference in references
+    ]
+    assert expected
+    assert sorted(synced, key=str) == sorted(expected, key=str)
+
+
+def test_change_requests_every_status_each_read_in_full():
+    statuses = ["open", "applied", "closed"]
+    with HttpMocker() as http_mocker:
+        mock(http_mocker, "/v1/products")
+        for product_id in PRODUCTS:
+            items = ACCOUNT.change_requests[product_id]
+            pages = [items[start : start + 100] for start in range(0, len(items), 100)] or [[]]
+            for number, _ in enumerate(pages, start=1):
+                query = {"changeRequestStatusFilter": statuses, "pageSize": "100"}
+                if number > 1:
+                    query["pageNumber"] = str(number)
+                served_query = {"changeRequestStatusFilter": statuses, "pageSize": ["100"]}
+                served_query["pageNumber"] = [str(number)]
+                answer = body(
+                    "/v2/products/{productId}/change-requests", served_query, productId=product_id
+                )
+                request = HttpRequest(
+                    f"{BASE_URL}/v2/products/{product_id}/change-requests", query_params=query
+                )
+                http_mocker.get(request, HttpResponse(_json(answer), 200))
+            for item in items:
+                mock(
+                    http_mocker,
+                    "/v2/change-requests/{changeRequestId}",
+                    changeRequestId=str(item["changeRequestId"]),
+                )
+        synced = records(run("change_requests"))
+    expected = [emitted(item, productId=p) for p in PRODUCTS for item in ACCOUNT.change_requests[p]]
+    assert {item["changeRequestStatus"] for item in expected} == set(statuses)
+    assert sorted(synced, key=str) == sorted(expected, key=str)
+    assert all("approvals" in record and "activities" in record for record in synced)
 
 
 def test_feature_flag_values_only_for_environments_of_the_configs_product():
@@ -303,7 +424,10 @@ def test_429_without_retry_after_backs_off_exponentially(no_backoff_sleep):
         mock(http_mocker, "/v1/organizations", responses=[limited, limited, limited, ok])
         synced = records(run("organizations"))
     assert synced == ACCOUNT.organizations
-    waits = [wait for wait in no_backoff_sleep if wait >= 1]
+    # Backoffs are whole seconds of 2 or more (2**n + 1); the call-rate budget's own pauses,
+    # which spin here since time.sleep is patched, are fractions and 0 or 1.
+    waits = [wait for wait in no_backoff_sleep if wait >= 2 and float(wait).is_integer()]
+    assert len(waits) == 3
     assert waits == sorted(waits) and waits[-1] >= 2 * waits[0]
 
 
