@@ -11,11 +11,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
@@ -116,7 +118,103 @@ def run(
 
     `inject_manifest` passes the manifest inside the config (`__injected_declarative_manifest`),
     as the Airbyte platform does for connectors published from the Builder. `executable` is the
-    runtime to run, this project's airbyte-cdk by default.
+    runtime to run, this project's airbyte-cdk by default. The whole output is kept: for a run
+    whose records must not all be held in memory, iterate `messages` instead.
+    """
+    with messages(
+        command,
+        config,
+        configured_catalog=configured_catalog,
+        state=state,
+        debug=debug,
+        inject_manifest=inject_manifest,
+        env=env,
+        timeout=timeout,
+        executable=executable,
+    ) as live:
+        stdout = "".join(live.lines())
+    return parse_output(live.returncode, stdout, live.stderr)
+
+
+class LiveRun:
+    """A connector command while it runs: its stdout as it comes, then its exit code and stderr.
+
+    Iterate it for the Airbyte messages (or `lines()` for the raw stdout lines), one at a time as
+    the runtime writes them; nothing is kept. `returncode` and `stderr` are set once the output
+    has ended (or the `messages` block has). A run past its timeout is killed, and reading on
+    raises `subprocess.TimeoutExpired` as `subprocess.run` does.
+    """
+
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        args: list[str],
+        timeout: float | None,
+        stderr_file: IO[str],
+    ) -> None:
+        self.args = args
+        self.timeout = timeout
+        self.returncode: int | None = None
+        self.stderr = ""
+        self.timed_out = False
+        self._process = process
+        self._stderr_file = stderr_file
+        self._timer = None
+        if timeout is not None:
+            self._timer = threading.Timer(timeout, self._kill_on_timeout)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return airbyte_messages(self.lines())
+
+    def lines(self) -> Iterator[str]:
+        """The runtime's stdout lines (with their newline), each as soon as it is written."""
+        yield from self._process.stdout
+        self._finish()
+        if self.timed_out:
+            raise subprocess.TimeoutExpired(self.args, self.timeout, stderr=self.stderr)
+
+    def close(self) -> None:
+        """End the run: the process is killed if still running (the reader stopped early)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._finish()
+
+    def _kill_on_timeout(self) -> None:
+        self.timed_out = True
+        self._process.kill()
+
+    def _finish(self) -> None:
+        if self.returncode is not None:
+            return
+        self._process.stdout.close()
+        self.returncode = self._process.wait()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._stderr_file.seek(0)
+        self.stderr = self._stderr_file.read()
+
+
+@contextmanager
+def messages(
+    command: str,
+    config: dict[str, Any],
+    *,
+    configured_catalog: dict | None = None,
+    state: list | None = None,
+    debug: bool = False,
+    inject_manifest: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float | None = 900,
+    executable: Path = RUNTIME,
+) -> Iterator[LiveRun]:
+    """Start one connector command with the stock runtime and stream its Airbyte messages.
+
+    The same command line as `run`. Memory stays flat however much the connector emits: stdout
+    is read a line at a time and stderr goes to a temporary file (read into `stderr` at the
+    end), so neither pipe can fill up. The process is ended when the block is left. `timeout`
+    None: no time limit.
     """
     with tempfile.TemporaryDirectory(prefix="configcat-run-") as workdir:
         work = Path(workdir)
@@ -131,15 +229,20 @@ def run(
             args += ["--state", _write(work / "state.json", state)]
         if debug:
             args.append("--debug")
-        completed = subprocess.run(
-            args,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
-            cwd=work,
-        )
-    return parse_output(completed.returncode, completed.stdout, completed.stderr)
+        with open(work / "stderr.txt", "w+", errors="replace") as stderr_file:
+            process = subprocess.Popen(
+                args,
+                stdout=subprocess.PIPE,
+                stderr=stderr_file,
+                text=True,
+                env={**os.environ, **(env or {})},
+                cwd=work,
+            )
+            live = LiveRun(process, args, timeout, stderr_file)
+            try:
+                yield live
+            finally:
+                live.close()
 
 
 def parse_output(returncode: int, stdout: str, stderr: str) -> RunResult:
