@@ -15,12 +15,14 @@ from typing import Any
 
 import yaml
 
+from tooling import runtime
 from tooling.openapi import stream_schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 MANIFEST_PATH = REPO_ROOT / "manifest.yaml"
 SCHEMAS_SECTION = "\nschemas:\n"
+CONFIGURED_CATALOG = REPO_ROOT / "integration_tests" / "configured_catalog.json"
 
 UUID = {"type": "string"}
 ORGANIZATION_ID = {
@@ -212,6 +214,14 @@ def write() -> None:
     body = yaml.safe_dump(schemas, sort_keys=False, width=100, allow_unicode=True)
     indented = "".join(f"  {line}" if line.strip() else line for line in body.splitlines(True))
     MANIFEST_PATH.write_text(f"{head}{SCHEMAS_SECTION}{indented}")
+    CONFIGURED_CATALOG.write_text(json.dumps(configured_catalog(), indent=2))
+
+
+def configured_catalog() -> dict[str, Any]:
+    """Every stream of the manifest, in its order; incremental where the stream can be."""
+    streams = yaml.safe_load(MANIFEST_PATH.read_text())["definitions"]["streams"]
+    incremental = {name for name, stream in streams.items() if "incremental_sync" in stream}
+    return runtime.catalog(incremental=incremental)
 
 
 if __name__ == "__main__":
