@@ -63,20 +63,6 @@ FRACTION_OF_STYLE = {
 }
 
 
-@pytest.fixture(scope="module")
-def server():
-    """A shared emulator for tests that only read."""
-    with EmulatorServer() as shared:
-        yield shared
-
-
-@pytest.fixture
-def fresh():
-    """An emulator of its own for tests that add faults, events or change knobs."""
-    with EmulatorServer() as own:
-        yield own
-
-
 def get(server: EmulatorServer, path: str, auth=AUTH, **params) -> requests.Response:
     return requests.get(server.url + path, params=params, auth=auth, timeout=10)
 
@@ -377,16 +363,16 @@ def test_every_route_is_exercised_by_the_schema_check():
 
 
 @pytest.mark.parametrize("template", sorted(ROUTES))
-def test_responses_match_the_openapi_document_exactly(server, template):
+def test_responses_match_the_openapi_document_exactly(account_server, template):
     date_times: list[str] = []
     validator = jsonschema.Draft7Validator(
         strict_response_schema(template), format_checker=format_checker(date_times)
     )
     checked = 0
-    for path_template, path, query in served_paths(server.account):
+    for path_template, path, query in served_paths(account_server.account):
         if path_template != template:
             continue
-        response = get(server, path, **query)
+        response = get(account_server, path, **query)
         assert response.status_code == 200, (path, response.text)
         assert response.headers["Content-Type"] == "application/json; charset=utf-8"
         errors = [
@@ -431,11 +417,11 @@ def fraction_lengths(texts: list[str]) -> set[int]:
     return {len(text[19:].removesuffix("Z").removesuffix("+00:00").lstrip(".")) for text in texts}
 
 
-def test_default_answers_mix_date_time_lengths(server):
-    account = server.account
+def test_default_answers_mix_date_time_lengths(account_server):
+    account = account_server.account
     organization_id = account.organizations[0]["organizationId"]
     page = get(
-        server,
+        account_server,
         fill(ORG_AUDIT, organizationId=organization_id),
         fromUtcDateTime="2026-10-02T00:00:00Z",
         toUtcDateTime="2026-11-01T00:00:00Z",
@@ -444,7 +430,7 @@ def test_default_answers_mix_date_time_lengths(server):
     lengths = fraction_lengths([item["auditLogDateTime"] for item in page])
     assert {0, 7} < lengths, lengths
     settings_lengths = [
-        fraction_lengths([s["createdAt"] for s in get(server, path).json()])
+        fraction_lengths([s["createdAt"] for s in get(account_server, path).json()])
         for template, path, _ in served_paths(account)
         if template == "/v1/configs/{configId}/settings"
     ]
@@ -452,18 +438,18 @@ def test_default_answers_mix_date_time_lengths(server):
     assert any({0, 7} <= lengths for lengths in settings_lengths), settings_lengths
 
 
-def test_served_is_what_the_wire_carries(fresh):
-    account = fresh.account
+def test_served_is_what_the_wire_carries(emulator):
+    account = emulator.account
     config_id = next(iter(account.settings))
     organization_id = account.organizations[0]["organizationId"]
     window = {"fromUtcDateTime": "2026-10-02T00:00:00Z", "toUtcDateTime": "2026-11-01T00:00:00Z"}
     expected_page = account.audit_log_items(organization_id, *window.values())[:100]
     for options in [{}, {"datetime_style": "round_trip", "utc_offset": "+00:00"}]:
         for name, value in options.items():
-            setattr(fresh, name, value)  # changed while the server runs
-        settings = get(fresh, f"/v1/configs/{config_id}/settings").json()
+            setattr(emulator, name, value)  # changed while the server runs
+        settings = get(emulator, f"/v1/configs/{config_id}/settings").json()
         assert settings == served(account.settings[config_id], **options)
-        page = get(fresh, fill(ORG_AUDIT, organizationId=organization_id), **window).json()
+        page = get(emulator, fill(ORG_AUDIT, organizationId=organization_id), **window).json()
         assert page["data"] == served(expected_page, **options)
     assert settings[0]["createdAt"].endswith("+00:00")
     # A copy: nothing served is the account's own object.
@@ -472,11 +458,13 @@ def test_served_is_what_the_wire_carries(fresh):
     assert "x" not in account.settings[config_id][0]["tags"]
 
 
-def test_values_envelopes_carry_their_config_and_environment(server):
-    account = server.account
+def test_values_envelopes_carry_their_config_and_environment(account_server):
+    account = account_server.account
     for (config_id, environment_id), values in account.setting_values.items():
         template = account.values_template(config_id)
-        body = get(server, fill(template, configId=config_id, environmentId=environment_id)).json()
+        body = get(
+            account_server, fill(template, configId=config_id, environmentId=environment_id)
+        ).json()
         assert body["config"]["configId"] == config_id
         assert body["environment"]["environmentId"] == environment_id
         listed = body["settingValues"] if template.startswith("/v1") else body["settingFormulas"]
@@ -490,29 +478,29 @@ def test_values_envelopes_carry_their_config_and_environment(server):
 
 
 @pytest.mark.parametrize("path", ["/v1/me", "/v1/products", "/no/such/path"])
-def test_missing_credentials_get_401(server, path):
-    response = get(server, path, auth=None)
+def test_missing_credentials_get_401(account_server, path):
+    response = get(account_server, path, auth=None)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Basic")
     assert response.json()
 
 
-def test_wrong_credentials_get_401_without_echo(server):
+def test_wrong_credentials_get_401_without_echo(account_server):
     sent_user, sent_password = "probe-user-7c1d", "probe-password-93ab"
     for auth in [(sent_user, sent_password), (DEFAULT_USERNAME, sent_password)]:
-        response = get(server, "/v1/me", auth=auth)
+        response = get(account_server, "/v1/me", auth=auth)
         assert response.status_code == 401
         echoed = response.text + json.dumps(dict(response.headers))
         assert sent_user not in echoed and sent_password not in echoed
     garbage = requests.get(
-        server.url + "/v1/me", headers={"Authorization": "Basic !!not-base64!!"}, timeout=10
+        account_server.url + "/v1/me", headers={"Authorization": "Basic !!not-base64!!"}, timeout=10
     )
     assert garbage.status_code == 401
     assert "not-base64" not in garbage.text
 
 
-def test_unknown_ids_and_paths_get_404(server):
-    account = server.account
+def test_unknown_ids_and_paths_get_404(account_server):
+    account = account_server.account
     product_a, product_b = account.products[0], account.products[-1]
     config_a = account.configs[product_a["productId"]][0]
     foreign_environment = account.environments[product_b["productId"]][0]
@@ -549,33 +537,33 @@ def test_unknown_ids_and_paths_get_404(server):
         "/v1/nothing-here",
         "/v1/products/",
     ]:
-        response = get(server, path)
+        response = get(account_server, path)
         assert response.status_code == 404, path
         assert response.json()
 
 
-def test_writes_get_405(server):
-    response = requests.post(server.url + "/v1/products", auth=AUTH, json={}, timeout=10)
+def test_writes_get_405(account_server):
+    response = requests.post(account_server.url + "/v1/products", auth=AUTH, json={}, timeout=10)
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET"
 
 
-def test_values_of_the_other_evaluation_version_get_400(server):
-    account = server.account
+def test_values_of_the_other_evaluation_version_get_400(account_server):
+    account = account_server.account
     for config_id, config in account.configs_by_id.items():
         environment = account.environments[config["product"]["productId"]][0]
         other = "v2" if config["evaluationVersion"] == "v1" else "v1"
         path = f"/{other}/configs/{config_id}/environments/{environment['environmentId']}/values"
-        response = get(server, path)
+        response = get(account_server, path)
         assert response.status_code == 400, path
         body = response.json()
         assert all(isinstance(messages, list) for messages in body.values())
 
 
 @pytest.mark.parametrize("age", ["6", "91", "0", "abc", "30.5"])
-def test_stale_flag_age_out_of_range_gets_400(server, age):
-    product_id = server.account.products[0]["productId"]
-    response = get(server, f"/v1/products/{product_id}/staleflags", staleFlagAgeDays=age)
+def test_stale_flag_age_out_of_range_gets_400(account_server, age):
+    product_id = account_server.account.products[0]["productId"]
+    response = get(account_server, f"/v1/products/{product_id}/staleflags", staleFlagAgeDays=age)
     assert response.status_code == 400
     assert "staleFlagAgeDays" in response.json()
 
@@ -594,16 +582,16 @@ def test_stale_flag_age_out_of_range_gets_400(server, age):
         {"productId": "not-a-uuid"},
     ],
 )
-def test_bad_audit_log_queries_get_400(server, query):
-    organization_id = server.account.organizations[0]["organizationId"]
-    response = get(server, fill(ORG_AUDIT, organizationId=organization_id), **query)
+def test_bad_audit_log_queries_get_400(account_server, query):
+    organization_id = account_server.account.organizations[0]["organizationId"]
+    response = get(account_server, fill(ORG_AUDIT, organizationId=organization_id), **query)
     assert response.status_code == 400, response.text
 
 
-def test_a_window_of_exactly_30_days_is_allowed(server):
-    organization_id = server.account.organizations[0]["organizationId"]
+def test_a_window_of_exactly_30_days_is_allowed(account_server):
+    organization_id = account_server.account.organizations[0]["organizationId"]
     response = get(
-        server,
+        account_server,
         fill(ORG_AUDIT, organizationId=organization_id),
         fromUtcDateTime="2026-09-01T00:00:00Z",
         toUtcDateTime="2026-10-01T00:00:00Z",
@@ -625,11 +613,14 @@ def in_window(account, organization_id, start: datetime, end: datetime) -> list[
     ]
 
 
-def read_all_pages(server, organization_id, **query) -> tuple[list[dict], list[dict]]:
+def read_all_pages(account_server, organization_id, **query) -> tuple[list[dict], list[dict]]:
     items, pagings, page = [], [], 1
     while True:
         response = get(
-            server, fill(ORG_AUDIT, organizationId=organization_id), pageNumber=page, **query
+            account_server,
+            fill(ORG_AUDIT, organizationId=organization_id),
+            pageNumber=page,
+            **query,
         )
         assert response.status_code == 200, response.text
         body = response.json()
@@ -640,12 +631,12 @@ def read_all_pages(server, organization_id, **query) -> tuple[list[dict], list[d
         page += 1
 
 
-def test_paging_walks_every_item_once_newest_first(server):
-    account = server.account
+def test_paging_walks_every_item_once_newest_first(account_server):
+    account = account_server.account
     organization_id = account.organizations[0]["organizationId"]
     start, end = BASE_DATE - timedelta(days=30), BASE_DATE
     window = {"fromUtcDateTime": iso(start), "toUtcDateTime": iso(end), "pageSize": 7}
-    items, pagings = read_all_pages(server, organization_id, **window)
+    items, pagings = read_all_pages(account_server, organization_id, **window)
 
     expected = in_window(account, organization_id, start, end)
     assert len(expected) > 14
@@ -667,7 +658,7 @@ def test_paging_walks_every_item_once_newest_first(server):
     assert all(len(p) == 7 for p in _chunks(items, 7)[:-1])
 
     beyond = get(
-        server,
+        account_server,
         fill(ORG_AUDIT, organizationId=organization_id),
         pageNumber=len(pagings) + 1,
         **window,
@@ -680,24 +671,30 @@ def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def test_default_page_size_is_100_and_empty_windows_have_no_pages(server):
-    organization_id = server.account.organizations[0]["organizationId"]
+def test_default_page_size_is_100_and_empty_windows_have_no_pages(account_server):
+    organization_id = account_server.account.organizations[0]["organizationId"]
     path = fill(ORG_AUDIT, organizationId=organization_id)
     body = get(
-        server, path, fromUtcDateTime="2026-09-01T00:00:00Z", toUtcDateTime="2026-10-01T00:00:00Z"
+        account_server,
+        path,
+        fromUtcDateTime="2026-09-01T00:00:00Z",
+        toUtcDateTime="2026-10-01T00:00:00Z",
     ).json()
     assert body["paging"]["pageSize"] == 100
     assert len(body["data"]) == min(100, body["paging"]["totalCount"])
     empty = get(
-        server, path, fromUtcDateTime="2027-01-01T00:00:00Z", toUtcDateTime="2027-01-02T00:00:00Z"
+        account_server,
+        path,
+        fromUtcDateTime="2027-01-01T00:00:00Z",
+        toUtcDateTime="2027-01-02T00:00:00Z",
     ).json()
     assert empty["data"] == []
     assert empty["paging"]["totalCount"] == 0 and empty["paging"]["totalPages"] == 0
     assert empty["paging"]["hasNext"] is False
 
 
-def test_from_is_inclusive_and_to_is_exclusive_at_shared_timestamps(server):
-    account = server.account
+def test_from_is_inclusive_and_to_is_exclusive_at_shared_timestamps(account_server):
+    account = account_server.account
     organization_id = account.organizations[0]["organizationId"]
     path = fill(ORG_AUDIT, organizationId=organization_id)
     shared = Counter(i["auditLogDateTime"] for i in account.audit_logs[organization_id])
@@ -708,7 +705,7 @@ def test_from_is_inclusive_and_to_is_exclusive_at_shared_timestamps(server):
     assert count >= 2
 
     def ids(start: str, end: str) -> set[int]:
-        body = get(server, path, fromUtcDateTime=start, toUtcDateTime=end).json()
+        body = get(account_server, path, fromUtcDateTime=start, toUtcDateTime=end).json()
         assert body["paging"]["totalPages"] <= 1
         return {i["auditLogId"] for i in body["data"]}
 
@@ -737,8 +734,8 @@ def test_from_is_inclusive_and_to_is_exclusive_at_shared_timestamps(server):
     assert ids(day_before, one_tick) >= at_stamp
 
 
-def test_date_filters_compare_to_the_tick(fresh):
-    account = fresh.account
+def test_date_filters_compare_to_the_tick(emulator):
+    account = emulator.account
     organization_id = account.organizations[0]["organizationId"]
     path = fill(ORG_AUDIT, organizationId=organization_id)
     added = account.add_audit_event(organization_id, "2026-11-01T02:15:47.1002513Z")
@@ -746,7 +743,7 @@ def test_date_filters_compare_to_the_tick(fresh):
     assert account.now_exact() == "2026-11-01T02:15:47.1002513Z"
 
     def selected(start: str, end: str = "2026-11-02T00:00:00Z") -> bool:
-        response = get(fresh, path, fromUtcDateTime=start, toUtcDateTime=end)
+        response = get(emulator, path, fromUtcDateTime=start, toUtcDateTime=end)
         assert response.status_code == 200, response.text
         return added["auditLogId"] in {i["auditLogId"] for i in response.json()["data"]}
 
@@ -762,14 +759,14 @@ def test_date_filters_compare_to_the_tick(fresh):
     assert not selected("2026-11-01T00:00:00Z", end="2026-11-01T02:15:47.1002513Z")
     assert selected("2026-11-01T00:00:00Z", end="2026-11-01T02:15:47.1002514Z")
     # Without dates the window ends just after now, which is the event itself.
-    newest = get(fresh, path).json()["data"][0]
+    newest = get(emulator, path).json()["data"][0]
     assert newest["auditLogId"] == added["auditLogId"]
     assert newest["auditLogDateTime"] == "2026-11-01T02:15:47.1002513Z"
-    assert get(fresh, path, fromUtcDateTime="2026-11-01T02:15:47.12345678Z").status_code == 400
+    assert get(emulator, path, fromUtcDateTime="2026-11-01T02:15:47.12345678Z").status_code == 400
 
 
-def test_midnight_events_belong_to_the_day_they_start(server):
-    account = server.account
+def test_midnight_events_belong_to_the_day_they_start(account_server):
+    account = account_server.account
     organization_id = account.organizations[0]["organizationId"]
     midnight = next(
         i["auditLogDateTime"]
@@ -785,7 +782,7 @@ def test_midnight_events_belong_to_the_day_they_start(server):
 
     def ids(start: datetime, end: datetime) -> set[int]:
         items, _ = read_all_pages(
-            server, organization_id, fromUtcDateTime=iso(start), toUtcDateTime=iso(end)
+            account_server, organization_id, fromUtcDateTime=iso(start), toUtcDateTime=iso(end)
         )
         return {i["auditLogId"] for i in items}
 
@@ -798,10 +795,10 @@ def test_midnight_events_belong_to_the_day_they_start(server):
     assert not previous_day & next_day
 
 
-def test_without_dates_the_last_seven_days_are_served(server):
-    account = server.account
+def test_without_dates_the_last_seven_days_are_served(account_server):
+    account = account_server.account
     organization_id = account.organizations[1]["organizationId"]
-    items, _ = read_all_pages(server, organization_id)
+    items, _ = read_all_pages(account_server, organization_id)
     now = account.now_exact().ticks
     # [now - 7 days, now], shifted by one tick: `to` is exclusive, and one tick past now.
     expected = [
@@ -813,8 +810,8 @@ def test_without_dates_the_last_seven_days_are_served(server):
     assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
 
 
-def test_scope_and_type_filters(server):
-    account = server.account
+def test_scope_and_type_filters(account_server):
+    account = account_server.account
     organization = account.organizations[0]
     organization_id = organization["organizationId"]
     start, end = BASE_DATE - timedelta(days=30), BASE_DATE
@@ -829,13 +826,15 @@ def test_scope_and_type_filters(server):
         ("environmentId", environment["environmentId"]),
     ]
     for key, value in cases:
-        items, _ = read_all_pages(server, organization_id, **window, **{key: value})
+        items, _ = read_all_pages(account_server, organization_id, **window, **{key: value})
         expected = [
             i for i in everything if account.audit_log_scopes[i["auditLogId"]][key] == value
         ]
         assert expected, key
         assert {i["auditLogId"] for i in items} == {i["auditLogId"] for i in expected}
-    items, _ = read_all_pages(server, organization_id, **window, auditLogType="settingValueChanged")
+    items, _ = read_all_pages(
+        account_server, organization_id, **window, auditLogType="settingValueChanged"
+    )
     expected = [i for i in everything if i["auditLogTypeEnum"] == "settingValueChanged"]
     assert expected and len(items) == len(expected)
     assert {i["auditLogTypeEnum"] for i in items} == {"settingValueChanged"}
@@ -904,25 +903,25 @@ def test_windows_older_than_the_retention_can_be_rejected():
         assert answer(boundary).json()["data"] == []
 
 
-def test_added_audit_events_are_served_first(fresh):
-    account = fresh.account
+def test_added_audit_events_are_served_first(emulator):
+    account = emulator.account
     organization_id = account.organizations[0]["organizationId"]
     highest = max(i["auditLogId"] for items in account.audit_logs.values() for i in items)
     at = BASE_DATE + timedelta(hours=1, microseconds=250)
-    added = fresh.account.add_audit_event(organization_id, at, why="test growth")
+    added = emulator.account.add_audit_event(organization_id, at, why="test growth")
     assert added["auditLogId"] == highest + 1
     assert added["auditLogDateTime"] == "2026-11-01T01:00:00.0002500Z"
     assert account.now() == at
 
-    newest = get(fresh, fill(ORG_AUDIT, organizationId=organization_id)).json()["data"][0]
+    newest = get(emulator, fill(ORG_AUDIT, organizationId=organization_id)).json()["data"][0]
     assert newest == served(added)
     assert newest["auditLogDateTime"] == "2026-11-01T01:00:00.00025Z"
     assert newest["why"] == "test growth"
     window = {"fromUtcDateTime": iso(BASE_DATE), "toUtcDateTime": "2026-11-02T00:00:00Z"}
-    items, _ = read_all_pages(fresh, organization_id, **window)
+    items, _ = read_all_pages(emulator, organization_id, **window)
     assert [i["auditLogId"] for i in items] == [added["auditLogId"]]
     other = account.organizations[1]["organizationId"]
-    assert read_all_pages(fresh, other, **window)[0] == []
+    assert read_all_pages(emulator, other, **window)[0] == []
     with pytest.raises(ValueError):
         account.add_audit_event(organization_id, at, noSuchField=1)
 
@@ -934,12 +933,12 @@ def stale_ids(body: dict) -> set[int]:
     return {s["settingId"] for c in body["configs"] for s in c["settings"]}
 
 
-def test_stale_flags_follow_value_update_times(server):
-    account = server.account
+def test_stale_flags_follow_value_update_times(account_server):
+    account = account_server.account
     for product in account.products:
         product_id = product["productId"]
         path = f"/v1/products/{product_id}/staleflags"
-        body = get(server, path).json()
+        body = get(account_server, path).json()
         assert [c["configId"] for c in body["configs"]] == [
             c["configId"] for c in account.configs[product_id]
         ]
@@ -955,21 +954,21 @@ def test_stale_flags_follow_value_update_times(server):
             if datetime.fromisoformat(value["updatedAt"]) < threshold
         }
         assert stale_ids(body) == expected
-        assert stale_ids(get(server, path, staleFlagAgeDays=30).json()) == expected
-        assert stale_ids(get(server, path, staleFlagAgeDays=90).json()) <= expected
-        assert stale_ids(get(server, path, staleFlagAgeDays=7).json()) >= expected
+        assert stale_ids(get(account_server, path, staleFlagAgeDays=30).json()) == expected
+        assert stale_ids(get(account_server, path, staleFlagAgeDays=90).json()) <= expected
+        assert stale_ids(get(account_server, path, staleFlagAgeDays=7).json()) >= expected
 
 
-def test_stale_flag_filters(server):
-    account = server.account
+def test_stale_flag_filters(account_server):
+    account = account_server.account
     product = max(account.products, key=lambda p: len(account.environments[p["productId"]]))
     product_id = product["productId"]
     path = f"/v1/products/{product_id}/staleflags"
-    base = get(server, path, staleFlagAgeDays=7).json()
+    base = get(account_server, path, staleFlagAgeDays=7).json()
     anywhere = stale_ids(base)
     everywhere = stale_ids(
         get(
-            server,
+            account_server,
             path,
             staleFlagAgeDays=7,
             staleFlagStaleInEnvironmentsType="staleInAllEnvironments",
@@ -980,22 +979,24 @@ def test_stale_flag_filters(server):
         for setting in config["settings"]:
             assert any(v["isStale"] for v in setting["settingValues"])
 
-    watched = stale_ids(get(server, path, staleFlagAgeDays=7, scope="watchedByMe").json())
+    watched = stale_ids(get(account_server, path, staleFlagAgeDays=7, scope="watchedByMe").json())
     assert watched == anywhere & account.watched_setting_ids
 
     ignored = account.environments[product_id][0]["environmentId"]
-    body = get(server, path, staleFlagAgeDays=7, ignoredEnvironmentIds=[ignored]).json()
+    body = get(account_server, path, staleFlagAgeDays=7, ignoredEnvironmentIds=[ignored]).json()
     for config in body["configs"]:
         for setting in config["settings"]:
             flags = {v["environmentId"]: v["isStale"] for v in setting["settingValues"]}
             assert flags[ignored] is False and any(flags.values())
 
     tags = account.tags[product_id]
-    body = get(server, path, staleFlagAgeDays=7, ignoredTagIds=[t["tagId"] for t in tags]).json()
+    body = get(
+        account_server, path, staleFlagAgeDays=7, ignoredTagIds=[t["tagId"] for t in tags]
+    ).json()
     tagged = {s["settingId"] for ss in account.settings.values() for s in ss if s["tags"]}
     assert stale_ids(body) == anywhere - tagged
-    assert get(server, path, scope="mine").status_code == 400
-    assert get(server, path, ignoredTagIds=["x"]).status_code == 400
+    assert get(account_server, path, scope="mine").status_code == 400
+    assert get(account_server, path, ignoredTagIds=["x"]).status_code == 400
 
 
 # -- governance: change requests, deleted flags, code references, preferences, proxies ----------
@@ -1077,11 +1078,11 @@ def test_governance_data_leaves_the_rest_of_the_account_as_it_was(monkeypatch):
     assert full.secrets()[: len(bare.secrets())] == bare.secrets()
 
 
-def read_change_requests(server, product_id: str, **query) -> tuple[list[dict], list[dict]]:
+def read_change_requests(account_server, product_id: str, **query) -> tuple[list[dict], list[dict]]:
     items, pagings, page = [], [], 1
     while True:
         path = fill(CHANGE_REQUESTS, productId=product_id)
-        response = get(server, path, pageNumber=page, **query)
+        response = get(account_server, path, pageNumber=page, **query)
         assert response.status_code == 200, response.text
         body = response.json()["changeRequests"]
         items += body["data"]
@@ -1091,15 +1092,15 @@ def read_change_requests(server, product_id: str, **query) -> tuple[list[dict], 
         page += 1
 
 
-def test_change_requests_page_like_the_audit_log_newest_first(server):
-    account = server.account
+def test_change_requests_page_like_the_audit_log_newest_first(account_server):
+    account = account_server.account
     product = max(account.products, key=lambda p: len(account.change_requests[p["productId"]]))
     product_id = product["productId"]
     expected = account.change_requests[product_id]
     total = len(expected)
     assert total > 25
     path = fill(CHANGE_REQUESTS, productId=product_id)
-    first = get(server, path).json()["changeRequests"]
+    first = get(account_server, path).json()["changeRequests"]
     assert first["paging"] == {
         "currentPage": 1,
         "totalPages": math.ceil(total / 25),
@@ -1109,7 +1110,7 @@ def test_change_requests_page_like_the_audit_log_newest_first(server):
         "hasNext": True,
     }
     assert len(first["data"]) == 25
-    items, pagings = read_change_requests(server, product_id, pageSize=7)
+    items, pagings = read_change_requests(account_server, product_id, pageSize=7)
     assert [i["changeRequestId"] for i in items] == [c["changeRequestId"] for c in expected]
     assert len({i["changeRequestId"] for i in items}) == total
     keys = [(UtcDateTime(i["createdAt"]), i["changeRequestId"]) for i in items]
@@ -1123,22 +1124,24 @@ def test_change_requests_page_like_the_audit_log_newest_first(server):
             "hasPrevious": number > 1,
             "hasNext": number < math.ceil(total / 7),
         }
-    everything = get(server, path, pageSize=100).json()["changeRequests"]
+    everything = get(account_server, path, pageSize=100).json()["changeRequests"]
     assert len(everything["data"]) == total and everything["paging"]["totalPages"] == 1
-    beyond = get(server, path, pageNumber=len(pagings) + 1, pageSize=7).json()["changeRequests"]
+    beyond = get(account_server, path, pageNumber=len(pagings) + 1, pageSize=7).json()[
+        "changeRequests"
+    ]
     assert beyond["data"] == []
     assert beyond["paging"]["hasNext"] is False and beyond["paging"]["hasPrevious"] is True
 
 
-def test_change_request_status_filter_defaults_to_every_status(server):
-    account = server.account
+def test_change_request_status_filter_defaults_to_every_status(account_server):
+    account = account_server.account
     product_id = account.products[0]["productId"]
     everything = account.change_requests[product_id]
     by_status = Counter(c["changeRequestStatus"] for c in everything)
     assert set(by_status) == {"open", "applied", "closed"}
 
     def ids(**query) -> list[int]:
-        items, _ = read_change_requests(server, product_id, pageSize=100, **query)
+        items, _ = read_change_requests(account_server, product_id, pageSize=100, **query)
         return [i["changeRequestId"] for i in items]
 
     assert ids() == [c["changeRequestId"] for c in everything]
@@ -1153,13 +1156,13 @@ def test_change_request_status_filter_defaults_to_every_status(server):
     assert ids(changeRequestStatusFilter=["open", "applied", "closed"]) == ids()
 
 
-def test_change_request_scope_and_state_filters(server):
-    account = server.account
+def test_change_request_scope_and_state_filters(account_server):
+    account = account_server.account
     product_id = account.products[0]["productId"]
     everything = account.change_requests[product_id]
 
     def ids(**query) -> set[int]:
-        items, _ = read_change_requests(server, product_id, pageSize=100, **query)
+        items, _ = read_change_requests(account_server, product_id, pageSize=100, **query)
         return {i["changeRequestId"] for i in items}
 
     first = everything[0]
@@ -1217,21 +1220,21 @@ def test_change_request_scope_and_state_filters(server):
         {"needsAttentionFilter": "true"},
     ],
 )
-def test_bad_change_request_queries_get_400(server, query):
-    product_id = server.account.products[0]["productId"]
-    response = get(server, fill(CHANGE_REQUESTS, productId=product_id), **query)
+def test_bad_change_request_queries_get_400(account_server, query):
+    product_id = account_server.account.products[0]["productId"]
+    response = get(account_server, fill(CHANGE_REQUESTS, productId=product_id), **query)
     assert response.status_code == 400, response.text
     assert set(response.json()) <= set(query)
 
 
-def test_change_request_summaries_agree_with_their_details(server):
-    account = server.account
+def test_change_request_summaries_agree_with_their_details(account_server):
+    account = account_server.account
     checked = 0
     for product in account.products:
-        items, _ = read_change_requests(server, product["productId"], pageSize=100)
+        items, _ = read_change_requests(account_server, product["productId"], pageSize=100)
         for summary in items:
             path = fill(CHANGE_REQUEST, changeRequestId=summary["changeRequestId"])
-            detail = get(server, path).json()
+            detail = get(account_server, path).json()
             shared = set(summary) & set(detail)
             assert len(shared) == 20
             assert {key: summary[key] for key in shared} == {key: detail[key] for key in shared}
@@ -1253,8 +1256,8 @@ def test_change_request_summaries_agree_with_their_details(server):
     assert checked == sum(len(items) for items in account.change_requests.values())
 
 
-def test_change_request_dates_and_people_follow_the_status(server):
-    account = server.account
+def test_change_request_dates_and_people_follow_the_status(account_server):
+    account = account_server.account
     for product in account.products:
         organization_id = product["organization"]["organizationId"]
         members = {m["email"] for m in account.product_members[product["productId"]]}
@@ -1301,11 +1304,11 @@ def test_change_request_dates_and_people_follow_the_status(server):
         assert organization_id in account.organization_limitations
 
 
-def test_applied_change_requests_proposed_the_values_served_now(server):
+def test_applied_change_requests_proposed_the_values_served_now(account_server):
     """The newest applied change request of a flag in an environment was its last update: it
     proposed the value served now, when the value says it was updated, by its last updater.
     An open one without conflict started from the value served now."""
-    account = server.account
+    account = account_server.account
     heads: dict[tuple, dict] = {}
     opened = 0
     for product in account.products:
@@ -1336,22 +1339,22 @@ def test_applied_change_requests_proposed_the_values_served_now(server):
             assert detail["appliedByUserEmail"] == value["lastUpdaterUserEmail"]
 
 
-def test_deleted_flags_are_not_live_flags(server):
-    account = server.account
+def test_deleted_flags_are_not_live_flags(account_server):
+    account = account_server.account
     for config_id, deleted in account.deleted_settings.items():
-        body = get(server, fill(DELETED_FLAGS, configId=config_id)).json()
+        body = get(account_server, fill(DELETED_FLAGS, configId=config_id)).json()
         assert body == deleted
         keys = [d["key"] for d in body]
         assert len(set(keys)) == len(keys)
         assert not set(keys) & {s["key"] for s in account.settings[config_id]}
 
 
-def test_code_references_exist_for_the_flags_stale_flags_say_have_them(server):
-    account = server.account
+def test_code_references_exist_for_the_flags_stale_flags_say_have_them(account_server):
+    account = account_server.account
     for settings in account.settings.values():
         for setting in settings:
             path = fill(CODE_REFERENCES, settingId=setting["settingId"])
-            reports = get(server, path).json()
+            reports = get(account_server, path).json()
             assert bool(reports) == (setting["settingId"] in account.code_referenced_setting_ids)
             assert len(reports) <= 3
             assert len({(r["repository"], r["branch"]) for r in reports}) == len(reports)
@@ -1374,10 +1377,10 @@ def test_code_references_exist_for_the_flags_stale_flags_say_have_them(server):
     assert all(len(found) == 1 for found in scans.values())
 
 
-def test_preferences_repeat_the_product_and_its_environments(server):
-    account = server.account
+def test_preferences_repeat_the_product_and_its_environments(account_server):
+    account = account_server.account
     for product in account.products:
-        body = get(server, f"/v1/products/{product['productId']}/preferences").json()
+        body = get(account_server, f"/v1/products/{product['productId']}/preferences").json()
         assert body["reasonRequired"] == product["reasonRequired"]
         assert body["approveRequired"] == product["approveRequired"]
         environments = account.environments[product["productId"]]
@@ -1399,10 +1402,10 @@ def test_preferences_repeat_the_product_and_its_environments(server):
         ]
 
 
-def test_organization_limitations_extend_the_feature_flag_limitations(server):
-    account = server.account
+def test_organization_limitations_extend_the_feature_flag_limitations(account_server):
+    account = account_server.account
     for organization_id, limitations in account.feature_flag_limitations.items():
-        body = get(server, fill(LIMITATIONS, organizationId=organization_id)).json()
+        body = get(account_server, fill(LIMITATIONS, organizationId=organization_id)).json()
         assert {k: v for k, v in body.items() if k != "maxPredefinedVariations"} == limitations
         assert body["maxPredefinedVariations"] >= max(
             len(s["predefinedVariations"]) for ss in account.settings.values() for s in ss
@@ -1441,10 +1444,10 @@ def selected_pairs(account, organization_id: str, rules: list[dict]) -> list[tup
     return pairs
 
 
-def test_proxy_profiles_and_the_sdk_keys_their_rules_select(server):
-    account = server.account
+def test_proxy_profiles_and_the_sdk_keys_their_rules_select(account_server):
+    account = account_server.account
     for organization_id, profiles in account.proxy_profiles.items():
-        body = get(server, fill(PROXY_PROFILES, organizationId=organization_id)).json()
+        body = get(account_server, fill(PROXY_PROFILES, organizationId=organization_id)).json()
         assert [p["proxyProfileId"] for p in body["profiles"]] == [
             p["proxyProfileId"] for p in profiles
         ]
@@ -1452,7 +1455,7 @@ def test_proxy_profiles_and_the_sdk_keys_their_rules_select(server):
             rules = profile["sdkKeySelectionRules"]
             assert rules and any(r["kind"] == "include" for r in rules)
             path = fill(PROXY_SDK_KEYS, proxyProfileId=profile["proxyProfileId"])
-            items = get(server, path).json()["items"]
+            items = get(account_server, path).json()["items"]
             pairs = selected_pairs(account, organization_id, rules)
             assert [(i["configId"], i["environmentId"]) for i in items] == pairs
             for item in items:
@@ -1461,7 +1464,9 @@ def test_proxy_profiles_and_the_sdk_keys_their_rules_select(server):
                 assert item["secondarySdkKey"] == keys["secondary"]
                 assert SECRET_MARKER not in item["sdkId"]
         # The Production profile serves every Production environment it does not exclude.
-        production = get(server, fill(PROXY_SDK_KEYS, proxyProfileId=profiles[0]["proxyProfileId"]))
+        production = get(
+            account_server, fill(PROXY_SDK_KEYS, proxyProfileId=profiles[0]["proxyProfileId"])
+        )
         environments = {i["environmentId"] for i in production.json()["items"]}
         assert environments and all(
             account.environments_by_id[e]["name"] == "Production" for e in environments
@@ -1471,10 +1476,10 @@ def test_proxy_profiles_and_the_sdk_keys_their_rules_select(server):
 # -- counting a sync ----------------------------------------------------------------------------
 
 
-def test_expected_requests_match_a_crawl_of_the_hierarchy(fresh):
-    account = fresh.account
-    organizations = get(fresh, "/v1/organizations").json()
-    products = get(fresh, "/v1/products").json()
+def test_expected_requests_match_a_crawl_of_the_hierarchy(emulator):
+    account = emulator.account
+    organizations = get(emulator, "/v1/organizations").json()
+    products = get(emulator, "/v1/products").json()
     for organization in organizations:
         for template in (
             "/v2/organizations/{organizationId}/members",
@@ -1483,7 +1488,7 @@ def test_expected_requests_match_a_crawl_of_the_hierarchy(fresh):
             LIMITATIONS,
         ):
             path = fill(template, organizationId=organization["organizationId"])
-            assert get(fresh, path).status_code == 200
+            assert get(emulator, path).status_code == 200
     for product in products:
         product_id = product["productId"]
         for child in (
@@ -1497,30 +1502,32 @@ def test_expected_requests_match_a_crawl_of_the_hierarchy(fresh):
             "staleflags",
             "preferences",
         ):
-            assert get(fresh, f"/v1/products/{product_id}/{child}").status_code == 200
+            assert get(emulator, f"/v1/products/{product_id}/{child}").status_code == 200
         page_number = 1
         while True:
             path = fill(CHANGE_REQUESTS, productId=product_id)
-            body = get(fresh, path, pageSize=100, pageNumber=page_number).json()["changeRequests"]
+            body = get(emulator, path, pageSize=100, pageNumber=page_number).json()[
+                "changeRequests"
+            ]
             for summary in body["data"]:
                 path = fill(CHANGE_REQUEST, changeRequestId=summary["changeRequestId"])
-                assert get(fresh, path).status_code == 200
+                assert get(emulator, path).status_code == 200
             if not body["paging"]["hasNext"]:
                 break
             page_number += 1
-        environments = get(fresh, f"/v1/products/{product_id}/environments").json()
-        for config in get(fresh, f"/v1/products/{product_id}/configs").json():
+        environments = get(emulator, f"/v1/products/{product_id}/environments").json()
+        for config in get(emulator, f"/v1/products/{product_id}/configs").json():
             config_id = config["configId"]
-            assert get(fresh, fill(DELETED_FLAGS, configId=config_id)).status_code == 200
-            for setting in get(fresh, f"/v1/configs/{config_id}/settings").json():
+            assert get(emulator, fill(DELETED_FLAGS, configId=config_id)).status_code == 200
+            for setting in get(emulator, f"/v1/configs/{config_id}/settings").json():
                 path = fill(CODE_REFERENCES, settingId=setting["settingId"])
-                assert get(fresh, path).status_code == 200
+                assert get(emulator, path).status_code == 200
             for environment in environments:
                 ids = {"configId": config_id, "environmentId": environment["environmentId"]}
                 version = config["evaluationVersion"]
                 template = f"/{version}/configs/{{configId}}/environments/{{environmentId}}/values"
-                assert get(fresh, fill(template, **ids)).status_code == 200
-    made = Counter(entry.template for entry in fresh.request_log)
+                assert get(emulator, fill(template, **ids)).status_code == 200
+    made = Counter(entry.template for entry in emulator.request_log)
     assert dict(made) == account.expected_requests()
     # Not one GET of a secret-bearing endpoint is needed.
     assert PROXY_SDK_KEYS not in made
@@ -1540,8 +1547,8 @@ def test_expected_requests_count_change_request_pages_at_100_a_page():
     )
 
 
-def test_audit_log_page_count(server):
-    account = server.account
+def test_audit_log_page_count(account_server):
+    account = account_server.account
     organization_id = account.organizations[0]["organizationId"]
     start, end = BASE_DATE - timedelta(days=30), BASE_DATE
     total = len(in_window(account, organization_id, start, end))
@@ -1555,12 +1562,12 @@ def test_audit_log_page_count(server):
 # -- request log, rate limit, latency -----------------------------------------------------------
 
 
-def test_request_log_records_template_query_and_status(fresh):
-    product_id = fresh.account.products[0]["productId"]
-    get(fresh, f"/v1/products/{product_id}/staleflags", ignoredTagIds=["1", "2"])
-    get(fresh, "/v1/unknown")
-    get(fresh, "/v1/me", auth=None)
-    first, second, third = fresh.request_log
+def test_request_log_records_template_query_and_status(emulator):
+    product_id = emulator.account.products[0]["productId"]
+    get(emulator, f"/v1/products/{product_id}/staleflags", ignoredTagIds=["1", "2"])
+    get(emulator, "/v1/unknown")
+    get(emulator, "/v1/me", auth=None)
+    first, second, third = emulator.request_log
     assert first.method == "GET"
     assert first.path == f"/v1/products/{product_id}/staleflags"
     assert first.template == "/v1/products/{productId}/staleflags"
@@ -1569,8 +1576,8 @@ def test_request_log_records_template_query_and_status(fresh):
     assert (second.template, second.status) == (None, 404)
     assert (third.template, third.status) == ("/v1/me", 401)
     assert first.timestamp <= second.timestamp <= third.timestamp
-    fresh.reset_log()
-    assert fresh.request_log == []
+    emulator.reset_log()
+    assert emulator.request_log == []
 
 
 def burst(server: EmulatorServer, paths: list[str]) -> list[requests.Response]:
@@ -1586,10 +1593,10 @@ def burst(server: EmulatorServer, paths: list[str]) -> list[requests.Response]:
     pytest.fail("could not fit the burst into one second")
 
 
-def test_rate_limit_headers_and_429(fresh):
-    fresh.rate_limit_per_second = 5
+def test_rate_limit_headers_and_429(emulator):
+    emulator.rate_limit_per_second = 5
     before = datetime.now(UTC)
-    responses = burst(fresh, ["/v1/me"] * 8)
+    responses = burst(emulator, ["/v1/me"] * 8)
     assert [r.status_code for r in responses] == [200] * 5 + [429] * 3
     allowed, refused = responses[:5], responses[5:]
     assert [r.headers["X-Rate-Limit-Remaining"] for r in allowed] == ["4", "3", "2", "1", "0"]
@@ -1607,17 +1614,17 @@ def test_rate_limit_headers_and_429(fresh):
         assert "X-Rate-Limit-Remaining" not in response.headers
         assert "X-Rate-Limit-Reset" not in response.headers
     assert "Retry-After" not in allowed[0].headers
-    assert Counter(e.status for e in fresh.request_log) == {200: 5, 429: 3}
+    assert Counter(e.status for e in emulator.request_log) == {200: 5, 429: 3}
     time.sleep(max(0.0, (UtcDateTime(reset).to_datetime() - datetime.now(UTC)).total_seconds()))
     time.sleep(0.05)
-    response = get(fresh, "/v1/me")
+    response = get(emulator, "/v1/me")
     assert response.status_code == 200 and response.headers["X-Rate-Limit-Remaining"] == "4"
 
 
-def test_rate_limit_per_minute(fresh):
-    fresh.rate_limit_per_minute = 5
+def test_rate_limit_per_minute(emulator):
+    emulator.rate_limit_per_minute = 5
     before = datetime.now(UTC)
-    responses = [get(fresh, "/v1/me") for _ in range(6)]
+    responses = [get(emulator, "/v1/me") for _ in range(6)]
     assert [r.status_code for r in responses] == [200] * 5 + [429]
     assert {r.headers["X-Rate-Limit-Limit"] for r in responses[:5]} == {"1m"}
     assert [r.headers["X-Rate-Limit-Remaining"] for r in responses[:5]] == ["4", "3", "2", "1", "0"]
@@ -1629,29 +1636,29 @@ def test_rate_limit_per_minute(fresh):
     assert refused.text == "API calls quota exceeded! maximum admitted 5 per 1m."
 
 
-def test_headers_report_the_longest_period_and_refused_requests_count_in_it(fresh):
-    fresh.rate_limit_per_second = 3
-    fresh.rate_limit_per_minute = 5
-    responses = burst(fresh, ["/v1/me"] * 4)
+def test_headers_report_the_longest_period_and_refused_requests_count_in_it(emulator):
+    emulator.rate_limit_per_second = 3
+    emulator.rate_limit_per_minute = 5
+    responses = burst(emulator, ["/v1/me"] * 4)
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     assert [r.headers["X-Rate-Limit-Remaining"] for r in responses[:3]] == ["4", "3", "2"]
     assert {r.headers["X-Rate-Limit-Limit"] for r in responses[:3]} == {"1m"}
     assert responses[3].text == "API calls quota exceeded! maximum admitted 3 per 1s."
     time.sleep(1.1)
     # The refused fourth request used up the minute's fourth call.
-    responses = [get(fresh, "/v1/me") for _ in range(2)]
+    responses = [get(emulator, "/v1/me") for _ in range(2)]
     assert [r.status_code for r in responses] == [200, 429]
     assert responses[0].headers["X-Rate-Limit-Remaining"] == "0"
     assert responses[1].text == "API calls quota exceeded! maximum admitted 5 per 1m."
 
 
-def test_rate_limit_scope_path_counts_each_path_apart(fresh):
-    fresh.rate_limit_per_second = 2
+def test_rate_limit_scope_path_counts_each_path_apart(emulator):
+    emulator.rate_limit_per_second = 2
     paths = ["/v1/me", "/v1/organizations", "/v1/me", "/v1/products", "/v1/organizations"]
-    assert [r.status_code for r in burst(fresh, paths)] == [200, 200, 429, 429, 429]
+    assert [r.status_code for r in burst(emulator, paths)] == [200, 200, 429, 429, 429]
     time.sleep(1.1)
-    fresh.rate_limit_scope = "path"
-    responses = burst(fresh, [*paths, "/v1/me"])
+    emulator.rate_limit_scope = "path"
+    responses = burst(emulator, [*paths, "/v1/me"])
     assert [r.status_code for r in responses] == [200] * 5 + [429]
     remaining = [r.headers.get("X-Rate-Limit-Remaining") for r in responses]
     assert remaining == ["1", "1", "0", "1", "0", None]
@@ -1700,8 +1707,8 @@ def test_rate_limit_minute_windows():
     assert again.refused_by is None and again.headers["X-Rate-Limit-Remaining"] == "4"
 
 
-def test_no_rate_limit_headers_when_the_limit_is_off(server):
-    response = get(server, "/v1/me")
+def test_no_rate_limit_headers_when_the_limit_is_off(account_server):
+    response = get(account_server, "/v1/me")
     assert "X-Rate-Limit-Remaining" not in response.headers
 
 
@@ -1715,16 +1722,16 @@ def test_latency_delays_each_response_but_requests_run_concurrently():
     assert 0.3 <= elapsed < 1.5
 
 
-def test_keep_alive_answers_are_not_held_back_by_nagle(server):
+def test_keep_alive_answers_are_not_held_back_by_nagle(account_server):
     """A keep-alive answer with no latency configured comes back in a few ms, not after the
     ~40 ms delayed ACK that Nagle's algorithm waits for on the answer's last segment."""
     with requests.Session() as session:
         session.auth = AUTH
-        session.get(server.url + "/v1/products", timeout=10).raise_for_status()
+        session.get(account_server.url + "/v1/products", timeout=10).raise_for_status()
         times = []
         for _ in range(9):
             started = time.perf_counter()
-            session.get(server.url + "/v1/products", timeout=10).raise_for_status()
+            session.get(account_server.url + "/v1/products", timeout=10).raise_for_status()
             times.append(time.perf_counter() - started)
     assert min(times) < 0.025  # with Nagle on, every answer takes 40 ms or more
 
@@ -1733,24 +1740,24 @@ def test_keep_alive_answers_are_not_held_back_by_nagle(server):
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503", "401", "403", "404"])
-def test_status_faults(fresh, kind):
-    rule = fresh.faults.add(FaultRule(path_regex=r"^/v1/products$", kind=kind, times=2))
-    responses = [get(fresh, "/v1/products") for _ in range(3)]
+def test_status_faults(emulator, kind):
+    rule = emulator.faults.add(FaultRule(path_regex=r"^/v1/products$", kind=kind, times=2))
+    responses = [get(emulator, "/v1/products") for _ in range(3)]
     assert [r.status_code for r in responses] == [int(kind)] * 2 + [200]
     assert responses[0].json()
-    assert get(fresh, "/v1/me").status_code == 200
-    assert fresh.faults.remaining(rule) == 0
-    assert [e.status for e in fresh.request_log] == [int(kind)] * 2 + [200, 200]
+    assert get(emulator, "/v1/me").status_code == 200
+    assert emulator.faults.remaining(rule) == 0
+    assert [e.status for e in emulator.request_log] == [int(kind)] * 2 + [200, 200]
     assert ("WWW-Authenticate" in responses[0].headers) == (kind == "401")
 
 
-def test_429_fault_with_and_without_retry_after(fresh):
-    fresh.faults.add(FaultRule(kind="429", times=3, retry_after=2))
-    responses = [get(fresh, "/v1/me") for _ in range(4)]
+def test_429_fault_with_and_without_retry_after(emulator):
+    emulator.faults.add(FaultRule(kind="429", times=3, retry_after=2))
+    responses = [get(emulator, "/v1/me") for _ in range(4)]
     assert [r.status_code for r in responses] == [429, 429, 429, 200]
     assert all(r.headers["Retry-After"] == "2" for r in responses[:3])
-    fresh.faults.add(FaultRule(kind="429", times=1, retry_after=None))
-    response = get(fresh, "/v1/me")
+    emulator.faults.add(FaultRule(kind="429", times=1, retry_after=None))
+    response = get(emulator, "/v1/me")
     assert response.status_code == 429 and "Retry-After" not in response.headers
 
 
@@ -1762,48 +1769,48 @@ def test_fail_first_answers_the_first_requests_with_429():
         assert Counter(e.status for e in failing.request_log)[429] == 2
 
 
-def test_forever_faults_until_cleared_and_query_aware_matching(fresh):
-    organization_id = fresh.account.organizations[0]["organizationId"]
+def test_forever_faults_until_cleared_and_query_aware_matching(emulator):
+    organization_id = emulator.account.organizations[0]["organizationId"]
     path = fill(ORG_AUDIT, organizationId=organization_id)
-    fresh.faults.add(FaultRule(path_regex=r"pageNumber=2", kind="503", times=None))
-    assert all(get(fresh, path, pageNumber=2).status_code == 503 for _ in range(4))
-    assert get(fresh, path, pageNumber=1).status_code == 200
-    fresh.faults.clear()
-    assert get(fresh, path, pageNumber=2).status_code == 200
+    emulator.faults.add(FaultRule(path_regex=r"pageNumber=2", kind="503", times=None))
+    assert all(get(emulator, path, pageNumber=2).status_code == 503 for _ in range(4))
+    assert get(emulator, path, pageNumber=1).status_code == 200
+    emulator.faults.clear()
+    assert get(emulator, path, pageNumber=2).status_code == 200
 
 
-def test_reset_fault_drops_the_connection(fresh):
-    fresh.faults.add(FaultRule(kind="reset", times=1))
+def test_reset_fault_drops_the_connection(emulator):
+    emulator.faults.add(FaultRule(kind="reset", times=1))
     with pytest.raises(requests.exceptions.ConnectionError):
-        get(fresh, "/v1/me")
-    assert get(fresh, "/v1/me").status_code == 200
-    assert [e.status for e in fresh.request_log] == [0, 200]
+        get(emulator, "/v1/me")
+    assert get(emulator, "/v1/me").status_code == 200
+    assert [e.status for e in emulator.request_log] == [0, 200]
 
 
-def test_stall_fault_answers_late_but_normally(fresh):
-    fresh.faults.add(FaultRule(kind="stall", times=1, stall_seconds=0.5))
+def test_stall_fault_answers_late_but_normally(emulator):
+    emulator.faults.add(FaultRule(kind="stall", times=1, stall_seconds=0.5))
     started = time.monotonic()
-    response = get(fresh, "/v1/me")
+    response = get(emulator, "/v1/me")
     assert time.monotonic() - started >= 0.5
-    assert response.status_code == 200 and response.json() == fresh.account.me
-    fresh.faults.add(FaultRule(kind="stall", times=1, stall_seconds=2))
+    assert response.status_code == 200 and response.json() == emulator.account.me
+    emulator.faults.add(FaultRule(kind="stall", times=1, stall_seconds=2))
     with pytest.raises(requests.exceptions.ReadTimeout):
-        requests.get(fresh.url + "/v1/me", auth=AUTH, timeout=0.5)
+        requests.get(emulator.url + "/v1/me", auth=AUTH, timeout=0.5)
 
 
-def test_malformed_json_fault(fresh):
-    fresh.faults.add(FaultRule(kind="malformed_json", times=1))
-    response = get(fresh, "/v1/products")
+def test_malformed_json_fault(emulator):
+    emulator.faults.add(FaultRule(kind="malformed_json", times=1))
+    response = get(emulator, "/v1/products")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     with pytest.raises(ValueError):
         json.loads(response.content)
-    assert get(fresh, "/v1/products").content.startswith(response.content)
+    assert get(emulator, "/v1/products").content.startswith(response.content)
 
 
-def test_html_200_fault(fresh):
-    fresh.faults.add(FaultRule(kind="html_200", times=1))
-    response = get(fresh, "/v1/products")
+def test_html_200_fault(emulator):
+    emulator.faults.add(FaultRule(kind="html_200", times=1))
+    response = get(emulator, "/v1/products")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/html")
     assert response.text.lstrip().lower().startswith("<!doctype html>")
