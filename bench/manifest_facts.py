@@ -14,6 +14,9 @@ from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import 
     ManifestReferenceResolver,
 )
 
+from emulator.routes import ROUTES
+from tooling import runtime
+
 # The CDK's worker count when a manifest has no `concurrency_level`
 # (ConcurrentDeclarativeSource._LOWEST_SAFE_CONCURRENCY_LEVEL).
 CDK_DEFAULT_CONCURRENCY = 2
@@ -106,6 +109,23 @@ def parent_chain(manifest: dict[str, Any]) -> ParentChain:
 
 def stream_names(manifest: dict[str, Any]) -> list[str]:
     return [stream["name"] for stream in resolve(manifest).get("streams", [])]
+
+
+def endpoints_read(manifest: dict[str, Any], streams: list[str]) -> set[str]:
+    """The emulator's route templates that these streams request, their parents' included."""
+    templates = set()
+    for stream in resolve(manifest).get("streams", []):
+        if stream["name"] not in streams:
+            continue
+        for requester in runtime.components_of_type(stream, "HttpRequester"):
+            # `{{ config.api_root }}/v1/products/{{ stream_partition.productId }}/tags` matches
+            # /v1/products/{productId}/tags; a template in a segment matches any segment.
+            path = re.sub(
+                r"^\{\{\s*config\.api_root\s*\}\}", "", " ".join(requester["url"].split())
+            )
+            pattern = re.sub(r"\{\{.*?\}\}", "[^/]+", path)
+            templates |= {t for t in ROUTES if re.fullmatch(pattern, t)}
+    return templates
 
 
 def _rate(limit: Any, config: dict[str, Any]) -> int | None:

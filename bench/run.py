@@ -45,7 +45,7 @@ import yaml
 
 from bench import emulator_setup, endpoints, limits, manifest_facts, upstream
 from bench.process import SyncProcess, run_read
-from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer, build_account
+from emulator import EmulatorServer, build_account
 from tooling import runtime
 
 SCALES = ("small", "medium", "large")
@@ -191,11 +191,7 @@ def measure(
         server.rate_limit_per_second = args.rate_limit if limited else 0
         server.rate_limit_per_minute = args.rate_limit_per_minute if limited else 0
         server.rate_limit_scope = args.rate_limit_scope
-        config = {
-            "username": DEFAULT_USERNAME,
-            "password": DEFAULT_PASSWORD,
-            "base_url": server.url,
-        }
+        config = server.connector_config()
         if args.concurrency is not None:
             config["concurrency"] = args.concurrency
         config.update(args.set)
@@ -593,6 +589,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " repeatable",
     )
     parser.add_argument("--seed", type=int, default=1, help="emulator data seed (default 1)")
+    parser.add_argument(
+        "--without",
+        action="append",
+        default=[],
+        metavar="STREAM",
+        help="leave this stream out (repeatable); the minimum then counts only the endpoints"
+        " the other streams read, e.g. --without code_references (one request per flag)",
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument(
         "--manifest",
@@ -677,7 +681,16 @@ def main(argv: list[str] | None = None) -> int:
         f" seed {args.seed}; {len(streams)} streams",
         flush=True,
     )
-    runs = [Run("ours", manifest, args.manifest, streams)]
+    unknown = set(args.without) - set(streams)
+    if unknown:
+        print(f"--without: no stream {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    only = None
+    if args.without:
+        streams = [name for name in streams if name not in args.without]
+        only = manifest_facts.endpoints_read(manifest, streams)
+        print(f"without {', '.join(args.without)}: {len(streams)} streams", flush=True)
+    runs = [Run("ours", manifest, args.manifest, streams, only=only)]
     if args.upstream:
         runs += upstream_runs(args, manifest, streams)
     measurements = []
