@@ -14,10 +14,11 @@ PYAIRBYTE_INSTALLED := $(PYAIRBYTE_VENV)/.installed
 
 # Each venv holds exactly its lock file. A person edits requirements*.txt (the direct dependencies)
 # and runs `make lock`, which resolves each into requirements*.lock: every transitive dependency,
-# pinned with its hashes, for Python 3.11+ on every platform. Installs read only the lock, and pip
-# refuses any file whose hash is not in it. --no-deps because the lock already lists every
-# dependency (pip check fails if one is missing); without it, pip 23 refuses a locked dependency
-# that another asks for with an extra (google-api-core[grpc]).
+# pinned with its hashes, for Python 3.11 and 3.12 on every platform (airbyte-connector-models and
+# airbyte refuse 3.13). Installs read only the lock, and pip refuses any file whose hash is not in
+# it. --no-deps because the lock already lists every dependency (pip check fails if one is
+# missing); without it, pip 23 refuses a locked dependency that another asks for with an extra
+# (google-api-core[grpc]).
 # <venv>/.locked is a copy of the lock the venv was made from: when the lock's content changes, the
 # venv is made again from scratch. <venv>/.installed then checks that the lock still pins what
 # requirements*.txt asks for, so that an edit without `make lock` stops there.
@@ -77,9 +78,10 @@ bench: $(INSTALLED)
 pyairbyte: $(PYAIRBYTE_INSTALLED)
 	$(PYAIRBYTE_VENV)/bin/python -m scripts.pyairbyte_sync $(ARGS)
 
-## Resolve requirements*.txt again into requirements*.lock, after editing one. Pins already in a lock
-## are kept where they still fit; ARGS="--upgrade" moves every transitive dependency to its newest
-## release, ARGS="--upgrade-package NAME" just one. Needs PyPI; uses the uv pinned in requirements.txt.
+## Resolve requirements*.txt again into requirements*.lock, after editing one. Pins already in a
+## lock are kept where they still fit; ARGS="--upgrade" moves every transitive dependency to its
+## newest release, ARGS="--upgrade-package NAME" just one. Needs PyPI; runs the uv pinned in
+## requirements.txt.
 LOCK := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(ARGS)
 lock: $(VENV)/.locked
