@@ -163,6 +163,18 @@ class EmulatorServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def connector_config(self, **overrides: Any) -> dict[str, Any]:
+        """The connector config that syncs this server (its credential and URL), plus `overrides`.
+
+        The one place tests, scripts and the benchmark get it from.
+        """
+        return {
+            "username": self.username,
+            "password": self._password,
+            "base_url": self.url,
+            **overrides,
+        }
+
     # request log
 
     @property

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
+from emulator import EmulatorServer
 from emulator.seed import SCALES
 
 
@@ -26,9 +26,7 @@ def connector_config(args: argparse.Namespace) -> Iterator[tuple[dict, str]]:
         yield config, config.get("base_url") or "https://api.configcat.com"
         return
     with EmulatorServer(seed=args.seed, scale=args.scale) as server:
-        config = {
-            "username": DEFAULT_USERNAME,
-            "password": DEFAULT_PASSWORD,
-            "base_url": server.url,
-        }
-        yield config, f"the bundled emulator at {server.url} (seed {args.seed}, {args.scale})"
+        yield (
+            server.connector_config(),
+            f"the bundled emulator at {server.url} (seed {args.seed}, {args.scale})",
+        )

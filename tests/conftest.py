@@ -1,15 +1,6 @@
 import pytest
 
-from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
-
-
-def emulator_config(server: EmulatorServer, **overrides) -> dict:
-    return {
-        "username": DEFAULT_USERNAME,
-        "password": DEFAULT_PASSWORD,
-        "base_url": server.url,
-        **overrides,
-    }
+from emulator import EmulatorServer
 
 
 @pytest.fixture

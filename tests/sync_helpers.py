@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
-from tests.conftest import emulator_config
 from tooling import runtime
 
 # What the Authorization header carries: base64 of username:password, as good as the password.
@@ -60,7 +59,7 @@ def run(
         started = time.monotonic()
         result = runtime.run(
             command,
-            config if config is not None else emulator_config(server),
+            config if config is not None else server.connector_config(),
             configured_catalog=runtime.catalog(streams) if command == "read" else None,
             debug=debug,
             env={"REQUEST_CACHE_PATH": cache},
@@ -76,7 +75,7 @@ def read_measuring_memory(server: EmulatorServer) -> Outcome:
     """
     with tempfile.TemporaryDirectory(prefix="configcat-run-") as workdir:
         work = Path(workdir)
-        (work / "config.json").write_text(json.dumps(emulator_config(server)))
+        (work / "config.json").write_text(json.dumps(server.connector_config()))
         (work / "catalog.json").write_text(json.dumps(runtime.catalog()))
         args = [str(runtime.RUNTIME), "read", "--config", str(work / "config.json")]
         args += ["--catalog", str(work / "catalog.json")]

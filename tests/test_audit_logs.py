@@ -11,7 +11,6 @@ import pytest
 
 from emulator.faults import FaultRule
 from emulator.routes import iso, parse_iso
-from tests.conftest import emulator_config
 from tooling import runtime
 
 STREAM = "audit_logs"
@@ -21,7 +20,7 @@ LOOKBACK = timedelta(hours=1)  # the manifest's lookback_window
 
 def sync(server, state=None, **config):
     result = runtime.run(
-        "read", emulator_config(server, **config), configured_catalog=CATALOG, state=state
+        "read", server.connector_config(**config), configured_catalog=CATALOG, state=state
     )
     return result
 
@@ -188,7 +187,7 @@ def test_asking_for_more_than_the_plans_retention_does_not_fail(emulator):
 
 def test_full_refresh_reads_every_event(emulator):
     result = runtime.run(
-        "read", emulator_config(emulator), configured_catalog=runtime.catalog([STREAM])
+        "read", emulator.connector_config(), configured_catalog=runtime.catalog([STREAM])
     )
     assert result.errors == []
     assert ids(result.records[STREAM]) == all_ids(emulator)

@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer, FaultRule
-from tests.conftest import emulator_config
 from tests.sync_helpers import BASIC_CREDENTIAL, Scenarios, run
 from tooling import runtime
 
@@ -61,7 +60,7 @@ def check(config: dict) -> str:
 
 
 def test_a_correct_config_passes_the_check(emulator):
-    result = runtime.run("check", emulator_config(emulator))
+    result = runtime.run("check", emulator.connector_config())
     statuses = [m["connectionStatus"]["status"] for m in result.of_type("CONNECTION_STATUS")]
     assert statuses == ["SUCCEEDED"]
 
@@ -108,7 +107,7 @@ def test_a_correct_config_passes_the_check(emulator):
     ],
 )
 def test_a_config_the_spec_refuses_fails_the_check_before_any_request(emulator, change, message):
-    config = emulator_config(emulator, **change)
+    config = emulator.connector_config(**change)
     config = {key: value for key, value in config.items() if value is not None}
     assert check(config) == message
     assert emulator.request_log == []
@@ -127,18 +126,18 @@ EMPTY_CREDENTIAL = (
 
 @pytest.mark.parametrize("field", ["username", "password"])
 def test_an_empty_credential_field_fails_the_check_naming_the_field(emulator, field):
-    message = check(emulator_config(emulator, **{field: ""}))
+    message = check(emulator.connector_config(**{field: ""}))
     assert message == unavailable(EMPTY_CREDENTIAL.format(field=field))
 
 
 def test_a_wrong_password_fails_the_check_with_the_credential_message(emulator):
-    message = check(emulator_config(emulator, password="not-the-password"))
+    message = check(emulator.connector_config(password="not-the-password"))
     assert message == unavailable(CREDENTIAL_REJECTED)
 
 
 def test_a_base_url_answering_an_html_page_fails_the_check(emulator):
     emulator.faults.add(FaultRule(kind="html_200", times=None))
-    message = check(emulator_config(emulator))
+    message = check(emulator.connector_config())
     content_type = "text/html; charset=utf-8"
     assert message == unavailable(NOT_JSON.format(url=emulator.url, content_type=content_type))
 
@@ -209,7 +208,7 @@ def closed_port() -> int:
 def unreachable_host():
     port = closed_port()
     with EmulatorServer() as server:  # run() wants one; the check goes to the closed port
-        config = emulator_config(server, base_url=f"http://127.0.0.1:{port}")
+        config = server.connector_config(base_url=f"http://127.0.0.1:{port}")
         done = run(server, "check", config=config)
     done.port = port
     return done

@@ -26,7 +26,6 @@ import requests
 import yaml
 
 from emulator.routes import parse_iso
-from tests.conftest import emulator_config
 from tooling import runtime
 
 MANIFEST = runtime.manifest()
@@ -101,7 +100,7 @@ def testing_values(account_server):
         for item in items
     )
     start = (newest - timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return emulator_config(account_server, start_date=start)
+    return account_server.connector_config(start_date=start)
 
 
 def _post(builder: str, endpoint: str, payload: dict) -> requests.Response:

@@ -17,7 +17,6 @@ from rich.console import Console
 from emulator import EmulatorServer, build_account
 from scripts.sync import RecordFiles, sync
 from scripts.sync_display import LiveDisplay, PlainDisplay, Wait, live_display_wanted, retry_wait
-from tests.conftest import emulator_config
 from tests.expectations import expected_records
 from tooling import runtime
 
@@ -104,7 +103,7 @@ def test_records_are_on_disk_while_the_job_still_runs(tmp_path):
 
         server.faults.take = held_take
         config = tmp_path / "config.json"
-        config.write_text(json.dumps(emulator_config(server)))
+        config.write_text(json.dumps(server.connector_config()))
         with (
             (tmp_path / "stderr.txt").open("w") as stderr,
             subprocess.Popen(
@@ -339,7 +338,7 @@ def test_config_option_syncs_the_api_it_names(tmp_path):
     account = build_account(3)
     with EmulatorServer(account=account) as server:
         config = tmp_path / "config.json"
-        config.write_text(json.dumps(emulator_config(server)))
+        config.write_text(json.dumps(server.connector_config()))
         completed = main_job("--config", str(config), "--output", str(tmp_path / "out"))
         requests_served = len(server.request_log)
     assert completed.returncode == 0, completed.stderr
@@ -355,7 +354,7 @@ def test_rejected_credentials_fail_with_the_reason_and_no_password(tmp_path):
     with EmulatorServer() as server:
         config = tmp_path / "config.json"
         wrong = "not-the-password-7d1e"
-        config.write_text(json.dumps(emulator_config(server, password=wrong)))
+        config.write_text(json.dumps(server.connector_config(password=wrong)))
         completed = main_job("--config", str(config), "--output", str(tmp_path / "out"))
     assert completed.returncode == 1
     assert "ERROR (config_error):" in completed.stderr

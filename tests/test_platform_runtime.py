@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import emulator_config
 from tests.expectations import expected_records
 from tooling import runtime
 
@@ -119,7 +118,7 @@ def _write(path: Path, content: dict) -> str:
 def test_spec_is_the_connectors_own_in_local_mode_and_the_generic_one_when_injected(
     connector, account_server
 ):
-    result = connector("spec", emulator_config(account_server))
+    result = connector("spec", account_server.connector_config())
     assert result.returncode == 0, result.stderr[-2000:]
     (spec,) = [message["spec"] for message in result.of_type("SPEC")]
     specification = spec["connectionSpecification"]
@@ -136,14 +135,14 @@ def test_spec_is_the_connectors_own_in_local_mode_and_the_generic_one_when_injec
 
 
 def test_check_succeeds(connector, account_server):
-    result = connector("check", emulator_config(account_server))
+    result = connector("check", account_server.connector_config())
     assert result.returncode == 0, result.stderr[-2000:]
     statuses = [message["connectionStatus"] for message in result.of_type("CONNECTION_STATUS")]
     assert statuses == [{"status": "SUCCEEDED"}]
 
 
 def test_check_fails_on_a_wrong_password(connector, account_server):
-    result = connector("check", emulator_config(account_server, password="not-the-password"))
+    result = connector("check", account_server.connector_config(password="not-the-password"))
     statuses = [message["connectionStatus"] for message in result.of_type("CONNECTION_STATUS")]
     assert [status["status"] for status in statuses] == ["FAILED"]
     assert "Public API credential" in statuses[0]["message"]
@@ -151,7 +150,7 @@ def test_check_fails_on_a_wrong_password(connector, account_server):
 
 
 def test_discover_lists_every_stream(connector, account_server):
-    result = connector("discover", emulator_config(account_server))
+    result = connector("discover", account_server.connector_config())
     assert result.returncode == 0, result.stderr[-2000:]
     (catalog,) = [message["catalog"] for message in result.of_type("CATALOG")]
     streams = {stream["name"]: stream for stream in catalog["streams"]}
@@ -166,7 +165,7 @@ def test_discover_lists_every_stream(connector, account_server):
 def test_read_delivers_every_record(connector, account_server):
     result = connector(
         "read",
-        emulator_config(account_server),
+        account_server.connector_config(),
         runtime.catalog(incremental={"audit_logs"}),
     )
     assert result.returncode == 0, result.stderr[-2000:]
