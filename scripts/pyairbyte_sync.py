@@ -57,6 +57,23 @@ EXAMPLE_QUERIES = {
         GROUP BY ALL
         ORDER BY stale_flags DESC, product
     """,
+    "Open change requests: who asked, how many approvals": """
+        SELECT p.name AS product, cr.title, cr.creatoruseremail AS requested_by,
+               json_array_length(cr.approvals) AS approvals, cr.createdat
+        FROM change_requests AS cr
+        JOIN products AS p ON p.productid = cr.productid
+        WHERE cr.changerequeststatus = 'open'
+        ORDER BY cr.createdat DESC
+        LIMIT 10
+    """,
+    "Flags with no code references, per product": """
+        SELECT p.name AS product, count(*) AS flags_without_code_references
+        FROM feature_flags AS f
+        JOIN products AS p ON p.productid = f.productid
+        WHERE f.settingid NOT IN (SELECT settingid FROM code_references)
+        GROUP BY ALL
+        ORDER BY flags_without_code_references DESC, product
+    """,
 }
 
 

@@ -131,3 +131,30 @@ def test_members_per_product_are_the_accounts(pyairbyte_sync):
     }
     rows = _query(database, EXAMPLE_QUERIES["Members per product"])
     assert dict(rows) == expected
+
+
+def test_flags_without_code_references_are_the_accounts(pyairbyte_sync):
+    _, database = pyairbyte_sync
+    expected = {}
+    for config_id, settings in ACCOUNT.settings.items():
+        product = ACCOUNT.product_of_config(config_id)["name"]
+        unused = [s for s in settings if not ACCOUNT.code_references[s["settingId"]]]
+        if unused:
+            expected[product] = expected.get(product, 0) + len(unused)
+    assert expected
+    rows = _query(database, EXAMPLE_QUERIES["Flags with no code references, per product"])
+    assert dict(rows) == expected
+
+
+def test_open_change_requests_are_the_accounts(pyairbyte_sync):
+    _, database = pyairbyte_sync
+    open_requests = [
+        item
+        for items in ACCOUNT.change_requests.values()
+        for item in items
+        if item["changeRequestStatus"] == "open"
+    ]
+    rows = _query(database, EXAMPLE_QUERIES["Open change requests: who asked, how many approvals"])
+    assert len(rows) == min(10, len(open_requests))
+    titles = {item["title"] for item in open_requests}
+    assert {row[1] for row in rows} <= titles
