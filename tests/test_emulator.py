@@ -67,6 +67,22 @@ def get(server: EmulatorServer, path: str, auth=AUTH, **params) -> requests.Resp
     return requests.get(server.url + path, params=params, auth=auth, timeout=10)
 
 
+def expected_pagings(total: int, page_size: int) -> list[dict]:
+    """The `paging` block of every page of a list of `total` items read `page_size` at a time."""
+    pages = math.ceil(total / page_size)
+    return [
+        {
+            "currentPage": number,
+            "totalPages": pages,
+            "pageSize": page_size,
+            "totalCount": total,
+            "hasPrevious": number > 1,
+            "hasNext": number < pages,
+        }
+        for number in range(1, pages + 1)
+    ]
+
+
 def fill(template: str, **ids) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), template)
 
@@ -646,15 +662,7 @@ def test_paging_walks_every_item_once_newest_first(account_server):
     # Served texts vary in width (`...47.1Z` is earlier than `...47.1002513Z`): sort by time.
     keys = [(UtcDateTime(i["auditLogDateTime"]), i["auditLogId"]) for i in items]
     assert keys == sorted(keys, reverse=True)
-    for number, paging in enumerate(pagings, start=1):
-        assert paging == {
-            "currentPage": number,
-            "totalPages": math.ceil(total / 7),
-            "pageSize": 7,
-            "totalCount": total,
-            "hasPrevious": number > 1,
-            "hasNext": number < math.ceil(total / 7),
-        }
+    assert pagings == expected_pagings(total, page_size=7)
     assert all(len(p) == 7 for p in _chunks(items, 7)[:-1])
 
     beyond = get(
@@ -1115,15 +1123,7 @@ def test_change_requests_page_like_the_audit_log_newest_first(account_server):
     assert len({i["changeRequestId"] for i in items}) == total
     keys = [(UtcDateTime(i["createdAt"]), i["changeRequestId"]) for i in items]
     assert keys == sorted(keys, reverse=True)
-    for number, paging in enumerate(pagings, start=1):
-        assert paging == {
-            "currentPage": number,
-            "totalPages": math.ceil(total / 7),
-            "pageSize": 7,
-            "totalCount": total,
-            "hasPrevious": number > 1,
-            "hasNext": number < math.ceil(total / 7),
-        }
+    assert pagings == expected_pagings(total, page_size=7)
     everything = get(account_server, path, pageSize=100).json()["changeRequests"]
     assert len(everything["data"]) == total and everything["paging"]["totalPages"] == 1
     beyond = get(account_server, path, pageNumber=len(pagings) + 1, pageSize=7).json()[

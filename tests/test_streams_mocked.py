@@ -68,6 +68,13 @@ def mock_products(http_mocker, child: str | None = None, query=None) -> None:
         mock(http_mocker, child, query=query, productId=product_id)
 
 
+def mock_configs(http_mocker, child: str) -> None:
+    """The products, their configs, and `child` of every config."""
+    mock_products(http_mocker, "/v1/products/{productId}/configs")
+    for config_id in ACCOUNT.configs_by_id:
+        mock(http_mocker, child, configId=config_id)
+
+
 def run(stream: str, config=None, sync_mode=SyncMode.full_refresh, state=None) -> EntrypointOutput:
     config = config or CONFIG
     catalog = (
@@ -216,9 +223,7 @@ def test_stale_flags_one_record_per_flag_with_its_config():
 
 def test_feature_flags_per_config():
     with HttpMocker() as http_mocker:
-        mock_products(http_mocker, "/v1/products/{productId}/configs")
-        for config_id in ACCOUNT.settings:
-            mock(http_mocker, "/v1/configs/{configId}/settings", configId=config_id)
+        mock_configs(http_mocker, "/v1/configs/{configId}/settings")
         synced = records(run("feature_flags"))
     expected = [
         emitted(setting, productId=ACCOUNT.product_of_config(config_id)["productId"])
@@ -271,9 +276,7 @@ def test_proxy_profiles_never_emit_signing_keys():
 
 def test_deleted_flags_per_config():
     with HttpMocker() as http_mocker:
-        mock_products(http_mocker, "/v1/products/{productId}/configs")
-        for config_id in ACCOUNT.deleted_settings:
-            mock(http_mocker, "/v1/configs/{configId}/deleted-settings", configId=config_id)
+        mock_configs(http_mocker, "/v1/configs/{configId}/deleted-settings")
         synced = records(run("deleted_flags"))
     expected = [
         emitted(
@@ -290,9 +293,7 @@ def test_deleted_flags_per_config():
 
 def test_code_references_one_request_per_flag():
     with HttpMocker() as http_mocker:
-        mock_products(http_mocker, "/v1/products/{productId}/configs")
-        for config_id in ACCOUNT.settings:
-            mock(http_mocker, "/v1/configs/{configId}/settings", configId=config_id)
+        mock_configs(http_mocker, "/v1/configs/{configId}/settings")
         for setting_id in ACCOUNT.code_references:
             mock(http_mocker, "/v1/settings/{settingId}/code-references", settingId=str(setting_id))
         synced = records(run("code_references"))
