@@ -67,8 +67,8 @@ def run(
         return Outcome(server, result, time.monotonic() - started)
 
 
-def read_measuring_memory(server: EmulatorServer) -> Outcome:
-    """A full sync like `runtime.run("read", ...)` that also reports the runtime's peak RSS.
+def read_measuring_memory(server: EmulatorServer, streams: list[str] | None = None) -> Outcome:
+    """A sync like `runtime.run("read", ...)` that also reports the runtime's peak RSS.
 
     psutil is not installed and /proc/<pid>/status is gone once the process exits, so the
     process is reaped with os.wait4, whose rusage holds the exact high-water mark (ru_maxrss).
@@ -76,7 +76,7 @@ def read_measuring_memory(server: EmulatorServer) -> Outcome:
     with tempfile.TemporaryDirectory(prefix="configcat-run-") as workdir:
         work = Path(workdir)
         (work / "config.json").write_text(json.dumps(server.connector_config()))
-        (work / "catalog.json").write_text(json.dumps(runtime.catalog()))
+        (work / "catalog.json").write_text(json.dumps(runtime.catalog(streams)))
         args = [str(runtime.RUNTIME), "read", "--config", str(work / "config.json")]
         args += ["--catalog", str(work / "catalog.json")]
         args += ["--manifest-path", str(runtime.MANIFEST_PATH)]

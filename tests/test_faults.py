@@ -25,6 +25,7 @@ from tests.sync_helpers import (
     targets,
     when,
 )
+from tooling import runtime
 
 # The manifest's exponential backoff (factor 1) waits 2**n s, and the runtime adds 1 s to every
 # wait: 3, 5, 9, 17, 33 and 65 s for its 6 retries.
@@ -54,12 +55,14 @@ def waits(lines: list[str]) -> list[float]:
     return [float(line.rsplit("Retrying in ", 1)[1].split()[0]) for line in lines]
 
 
-def assert_complete(sync):
-    """Every record the account holds, each once, and a clean exit."""
+def assert_complete(sync, without: frozenset[str] = frozenset()):
+    """Every record the account holds (but of the streams left out), each once, and a clean exit."""
     result = sync.result
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.errors == []
-    assert record_counts(result) == expected_records(sync.server.account)
+    expected = expected_records(sync.server.account)
+    expected.update(dict.fromkeys(without, 0))
+    assert record_counts(result) == expected
     assert duplicated_keys(result) == {}
 
 
@@ -423,17 +426,23 @@ def huge_account():
     return account
 
 
+# Without code_references: one request per flag would be 20,000 requests, 40 minutes at
+# ConfigCat's 500 a minute, and no answer of that stream is large.
+HUGE_CONFIG_LEFT_OUT = frozenset({"code_references"})
+
+
 @scenario
 def huge_config():
     with EmulatorServer(account=huge_account()) as server:
-        return read_measuring_memory(server)
+        streams = [name for name in runtime.stream_names() if name not in HUGE_CONFIG_LEFT_OUT]
+        return read_measuring_memory(server, streams)
 
 
 @scenario.used("huge_config")
 def test_a_config_with_tens_of_thousands_of_flags_syncs_in_bounded_memory(outcome):
     sync = outcome("huge_config")
     account = sync.server.account
-    assert_complete(sync)
+    assert_complete(sync, without=HUGE_CONFIG_LEFT_OUT)
     counts = record_counts(sync.result)
     assert counts["feature_flags"] > HUGE_FLAG_COUNT
     assert counts["feature_flag_values"] > 2 * HUGE_FLAG_COUNT
