@@ -78,7 +78,8 @@ def test_stream_group_entries_name_the_stream_they_refer_to():
 def test_children_are_listed_before_their_parents():
     order = runtime.stream_names()
     for name in order:
-        for ancestor in ANCESTORS[name] - {name}:
+        # Hidden parents (config_environments, change_request_summaries) are no streams.
+        for ancestor in (ANCESTORS[name] - {name}) & set(order):
             assert order.index(ancestor) > order.index(name), (name, ancestor)
 
 
