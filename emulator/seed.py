@@ -106,6 +106,45 @@ SCALES = {
         deleted_flags=(0, 4),
         proxy_profiles=4,
     ),
+    # Two shapes of about the same number of requests, under the 500-a-minute limit, for choosing
+    # the concurrency: a few products holding many flags (most requests are per flag), and many
+    # products holding a few (most requests are per product).
+    "many-flags": Scale(
+        products_per_organization=(2,),
+        environments=(3, 3),
+        configs=(4, 4),
+        flags=(40, 40),
+        permission_groups=(3, 3),
+        tags=5,
+        segments=4,
+        webhooks=3,
+        integrations=2,
+        invitations=3,
+        users_per_organization=10,
+        audit_events_per_organization=500,
+        change_requests=(3, 5),
+        busy_change_requests=30,
+        deleted_flags=(1, 3),
+        proxy_profiles=2,
+    ),
+    "many-products": Scale(
+        products_per_organization=(13,),
+        environments=(2, 2),
+        configs=(2, 2),
+        flags=(3, 3),
+        permission_groups=(2, 2),
+        tags=2,
+        segments=1,
+        webhooks=1,
+        integrations=1,
+        invitations=1,
+        users_per_organization=10,
+        audit_events_per_organization=500,
+        change_requests=(3, 3),
+        busy_change_requests=30,
+        deleted_flags=(1, 1),
+        proxy_profiles=2,
+    ),
 }
 
 

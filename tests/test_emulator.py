@@ -242,6 +242,26 @@ def test_bigger_scales(scale, products):
     assert_governance_data_is_complete(account)
 
 
+def test_account_shapes_put_their_requests_where_their_names_say():
+    """The benchmark chooses the concurrency on both: flags in few products, or many products."""
+    minimum = {}
+    for scale in ("many-flags", "many-products"):
+        account = build_account(scale=scale)
+        configs = [c for p in account.products for c in account.configs[p["productId"]]]
+        flags = sum(len(account.settings[c["configId"]]) for c in configs)
+        minimum[scale] = (len(account.products), flags, sum(account.expected_requests().values()))
+        assert_governance_data_is_complete(account)
+    (few_products, many_flags, requests_a), (many_products, few_flags, requests_b) = (
+        minimum["many-flags"],
+        minimum["many-products"],
+    )
+    assert few_products <= 2 < 10 <= many_products
+    assert many_flags >= 300 > 100 >= few_flags
+    # Comparable syncs, each under the 500-a-minute limit (audit-log pages come on top).
+    assert abs(requests_a - requests_b) <= 0.1 * requests_a
+    assert max(requests_a, requests_b) < 450
+
+
 def test_seeded_date_times_are_exact_to_the_tick_and_mixed():
     account = build_account()
     found: list[UtcDateTime] = []
