@@ -102,36 +102,16 @@ def catalog(streams: list[str] | None = None, incremental: set[str] = frozenset(
     return {"streams": entries}
 
 
-def run(
-    command: str,
-    config: dict[str, Any],
-    *,
-    configured_catalog: dict | None = None,
-    state: list | None = None,
-    debug: bool = False,
-    inject_manifest: bool = False,
-    env: dict[str, str] | None = None,
-    timeout: float = 900,
-    executable: Path = RUNTIME,
-) -> RunResult:
+def run(command: str, config: dict[str, Any], **options: Any) -> RunResult:
     """Run one connector command with the stock runtime and parse its Airbyte messages.
 
-    `inject_manifest` passes the manifest inside the config (`__injected_declarative_manifest`),
-    as the Airbyte platform does for connectors published from the Builder. `executable` is the
-    runtime to run, this project's airbyte-cdk by default. The whole output is kept: for a run
-    whose records must not all be held in memory, iterate `messages` instead.
+    `options` are those of `messages`: `inject_manifest` passes the manifest inside the config
+    (`__injected_declarative_manifest`), as the Airbyte platform does for connectors published
+    from the Builder; `executable` is the runtime to run, this project's airbyte-cdk by default.
+    The whole output is kept: for a run whose records must not all be held in memory, iterate
+    `messages` instead.
     """
-    with messages(
-        command,
-        config,
-        configured_catalog=configured_catalog,
-        state=state,
-        debug=debug,
-        inject_manifest=inject_manifest,
-        env=env,
-        timeout=timeout,
-        executable=executable,
-    ) as live:
+    with messages(command, config, **options) as live:
         stdout = "".join(live.lines())
     return parse_output(live.returncode, stdout, live.stderr)
 
