@@ -222,6 +222,21 @@ class ManifestReader:
     def windows(self, cursor: dict) -> Iterator[dict[str, str]]:
         """A DatetimeBasedCursor's windows from its start to now, as a first sync reads them."""
         assert cursor["type"] == "DatetimeBasedCursor"
+        # Options that change which windows a first sync reads, or how they are sent, are not
+        # read here: a manifest that uses one must teach this reader first.
+        assert set(cursor) <= {
+            "type",
+            "cursor_field",
+            "cursor_datetime_formats",
+            "datetime_format",
+            "start_datetime",
+            "end_datetime",
+            "step",
+            "cursor_granularity",
+            "lookback_window",
+            "$parameters",
+            *cursor.get("$parameters", {}),
+        }, set(cursor)
         start_spec = cursor["start_datetime"]
         start = datetime.strptime(
             JINJA.eval(start_spec["datetime"], self.config), start_spec["datetime_format"]
@@ -316,6 +331,8 @@ class ManifestReader:
         self, stream: dict, records: Iterator[dict], partition: StreamSlice, wanted: set[str]
     ) -> Iterator[dict]:
         transformations = stream.get("transformations", [])
+        # A value that does not read the record is the same for every record of the partition.
+        same_for_partition: dict[tuple[int, int], Any] = {}
         for record in records:
             for transformation in transformations:
                 if transformation["type"] == "RemoveFields":
@@ -335,14 +352,21 @@ class ManifestReader:
                     value_type = {"integer": int, "string": str, "boolean": bool}.get(
                         field.get("value_type")
                     )
-                    record[field["path"][0]] = JINJA.eval(
-                        field["value"],
-                        self.config,
-                        valid_types=(value_type,) if value_type else None,
-                        record=record,
-                        stream_slice=partition,
-                        parameters=transformation.get("$parameters", {}),
-                    )
+                    cached = "record" not in field["value"]
+                    if cached and (id(transformation), id(field)) in same_for_partition:
+                        value = same_for_partition[id(transformation), id(field)]
+                    else:
+                        value = JINJA.eval(
+                            field["value"],
+                            self.config,
+                            valid_types=(value_type,) if value_type else None,
+                            record=record,
+                            stream_slice=partition,
+                            parameters=transformation.get("$parameters", {}),
+                        )
+                        if cached:
+                            same_for_partition[id(transformation), id(field)] = value
+                    record[field["path"][0]] = value
             yield record
 
 
