@@ -2,20 +2,39 @@
 
 The standard acceptance suite does not run incremental syncs, so these tests do: two syncs with
 events added in between, page and window boundaries, a failed sync resumed from its last state,
-states from older versions, and plan retention.
+states from older versions, and plan retention (7, 35 or 750 days, under each of the emulator's
+readings of what the API answers for an older window), on both supported runtimes. The syncs of
+the retention matrix run in the background (`tests.sync_helpers.Background`), all at once.
 """
 
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
 
 import pytest
 
+from emulator import EmulatorServer
+from emulator.datetimes import UtcDateTime
 from emulator.faults import FaultRule
-from emulator.routes import iso, parse_iso
+from emulator.routes import AUDIT_LOG_RETENTION_ANSWERS, iso, parse_iso
+from tests.sync_helpers import Scenarios
 from tooling import runtime
 
 STREAM = "audit_logs"
 CATALOG = runtime.catalog([STREAM], incremental={STREAM})
 LOOKBACK = timedelta(hours=1)  # the manifest's lookback_window
+# The manifest's window grid: 28-day steps with edges at now - 7 days + MARGIN (so also at now -
+# 35 days + MARGIN), and fromUtcDateTime never before the request's now - 750 days + MARGIN.
+STEP = timedelta(days=28)
+MARGIN = timedelta(hours=1)
+PLANS = (7, 35, 750)  # retention in days: Free, Pro and Smart, Enterprise
+RUNTIMES = {"newest": runtime.RUNTIME, "oldest": runtime.OLDEST_RUNTIME}
+
+scenario = Scenarios(__name__)
+start_scenarios, outcome = scenario.fixtures()
 
 
 def sync(server, state=None, **config):
@@ -287,3 +306,158 @@ def test_windows_refused_for_being_older_than_the_retention_are_skipped(emulator
     assert refused
     skipped = [line for line in result.logs() if "older than the audit log retention" in line]
     assert len(skipped) == len(refused)
+
+
+# -- every event the plan keeps, under every reading of the retention, on both runtimes ----------
+
+
+@dataclass
+class RetentionRun:
+    server: EmulatorServer  # stopped; its account and request log stay readable
+    result: runtime.RunResult
+    before: datetime  # the wall clock just before the runtime started
+    after: datetime  # and just after it ended
+
+
+def add_probe_events(server: EmulatorServer, now: datetime) -> None:
+    """Events at the emulator's now (which makes it the wall clock's), every 5 days back to 760
+    days, and around each plan's boundary: a minute outside it, half an hour inside it (within
+    the margin) and two minutes past the margin."""
+    organizations = [o["organizationId"] for o in server.account.organizations]
+    moments = [now - timedelta(days=5 * n, hours=n % 24) for n in range(1, 153)]
+    for days in PLANS:
+        boundary = now - timedelta(days=days)
+        moments += [
+            boundary - timedelta(minutes=1),
+            boundary + timedelta(minutes=30),
+            boundary + MARGIN + timedelta(minutes=2),
+        ]
+    for index, moment in enumerate(sorted(moments)):
+        server.account.add_audit_event(organizations[index % len(organizations)], at=moment)
+    server.account.add_audit_event(organizations[0], at=now)
+
+
+def retention_sync(days: int, reading: str, executable: Path) -> RetentionRun:
+    server = EmulatorServer(audit_log_retention_days=days, audit_log_retention_answer=reading)
+    with server, tempfile.TemporaryDirectory(prefix="configcat-cache-") as cache:
+        add_probe_events(server, datetime.now(UTC).replace(microsecond=0))
+        before = datetime.now(UTC)
+        result = runtime.run(
+            "read",
+            server.connector_config(),
+            configured_catalog=CATALOG,
+            executable=executable,
+            env={"REQUEST_CACHE_PATH": cache},
+        )
+        return RetentionRun(server, result, before, datetime.now(UTC))
+
+
+RETENTION_CASES = [
+    (days, reading, name)
+    for days in PLANS
+    for reading in AUDIT_LOG_RETENTION_ANSWERS
+    for name in RUNTIMES
+]
+for _days, _reading, _name in RETENTION_CASES:
+    scenario.add(
+        f"retention_{_days}_{_reading}_{_name}",
+        partial(retention_sync, _days, _reading, RUNTIMES[_name]),
+    )
+
+
+def kept_by_plan(server: EmulatorServer, days: int) -> dict[int, datetime]:
+    """auditLogId -> time of every event the emulator's account still serves on this plan."""
+    account = server.account
+    until = UtcDateTime.from_ticks(account.now_exact().ticks + 1)
+    return {
+        item["auditLogId"]: parse_iso(item["auditLogDateTime"])
+        for organization in account.organizations
+        for item in account.audit_log_items(
+            organization["organizationId"], "2000-01-01T00:00:00Z", until, retention_days=days
+        )
+    }
+
+
+def windows_per_organization(server: EmulatorServer) -> dict[str, list[tuple[datetime, datetime]]]:
+    """The distinct (fromUtcDateTime, toUtcDateTime) windows requested, per organization."""
+    windows = defaultdict(set)
+    for entry in audit_requests(server):
+        windows[entry.path.split("/")[3]].add(
+            (
+                parse_iso(entry.query["fromUtcDateTime"][0]),
+                parse_iso(entry.query["toUtcDateTime"][0]),
+            )
+        )
+    return {organization: sorted(found) for organization, found in windows.items()}
+
+
+@pytest.mark.parametrize(("days", "reading", "runtime_name"), RETENTION_CASES)
+@scenario.used(*(f"retention_{d}_{r}_{n}" for d, r, n in RETENTION_CASES))
+def test_a_first_sync_delivers_every_event_the_plan_keeps(outcome, days, reading, runtime_name):
+    """With the default start, whatever the API answers for windows older than the plan keeps.
+
+    The one exception is the documented margin: an event that leaves the retention within an
+    hour of the sync is not delivered where the API refuses a window that starts before the
+    retention (every plan's first window then starts an hour inside it), nor on a 750-day plan
+    (fromUtcDateTime is sent no earlier than 750 days minus an hour ago, whatever the reading).
+    """
+    run = outcome(f"retention_{days}_{reading}_{runtime_name}")
+    assert run.result.errors == [], [e.get("internal_message", "")[:300] for e in run.result.errors]
+    delivered = ids(run.result.records.get(STREAM, []))
+    kept = kept_by_plan(run.server, days)
+    boundary = run.server.account.retention_boundary(days).to_datetime()
+    lossy = reading == "reject-started" or days == 750
+    lost, unsure = set(), set()
+    if lossy:
+        # The grid (or the clamp) is computed between `before` and `after`: events older than
+        # its earliest possible edge are surely left out, those up to its latest may be.
+        lost = {i for i, at in kept.items() if at < run.before - timedelta(days=days) + MARGIN}
+        unsure = {
+            i
+            for i, at in kept.items()
+            if i not in lost and at < run.after - timedelta(days=days) + MARGIN
+        }
+        assert run.after - run.before < timedelta(minutes=2)
+        # The probe half an hour inside the boundary is in the margin.
+        assert any(at - boundary == timedelta(minutes=30) for i, at in kept.items() if i in lost)
+    assert delivered - unsure == set(kept) - lost - unsure
+    assert delivered <= set(kept)
+    if not lossy:
+        assert any(
+            at - boundary == timedelta(minutes=30) for i, at in kept.items() if i in delivered
+        )
+
+    # 28 windows per organization, one request each (no window holds more than a page here).
+    requests = defaultdict(int)
+    for entry in audit_requests(run.server):
+        requests[entry.path.split("/")[3]] += 1
+    organizations = {o["organizationId"] for o in run.server.account.organizations}
+    assert set(requests) == organizations
+    assert set(requests.values()) == {28}, dict(requests)
+
+
+@pytest.mark.parametrize("runtime_name", list(RUNTIMES))
+@scenario.used(*(f"retention_750_empty_{n}" for n in RUNTIMES))
+def test_first_sync_windows_sit_on_the_plans_boundaries(outcome, runtime_name):
+    """What the manifest relies on from the runtime's window generation, on both runtimes: the
+    windows follow each other from the start in 28-day steps (the last one ends at now), so a
+    start on the grid puts window edges at now - 7 days + 1 hour and now - 35 days + 1 hour."""
+    run = outcome(f"retention_750_empty_{runtime_name}")
+    earliest, latest = run.before.replace(microsecond=0), run.after
+    for organization_id, windows in windows_per_organization(run.server).items():
+        assert len(windows) == 28, organization_id
+        for (_, end), (next_start, _) in zip(windows, windows[1:], strict=False):
+            assert end == next_start  # toUtcDateTime is one second past the window's last
+        lengths = [end - start for start, end in windows]
+        assert all(length == STEP for length in lengths[1:-1])
+        assert all(length <= timedelta(days=30) for length in lengths)
+        last_start, last_end = windows[-1]
+        # The last window starts on the 7-day edge, the one before on the 35-day edge.
+        assert earliest - timedelta(days=7) + MARGIN - timedelta(seconds=1) <= last_start
+        assert last_start <= latest - timedelta(days=7) + MARGIN
+        assert windows[-2][0] == last_start - STEP
+        assert earliest <= last_end <= latest + timedelta(seconds=1)
+        # The first is clamped to 750 days minus the margin before its request.
+        first_start = windows[0][0]
+        assert earliest - timedelta(days=750) + MARGIN - timedelta(seconds=1) <= first_start
+        assert first_start <= latest - timedelta(days=750) + MARGIN
