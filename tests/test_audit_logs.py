@@ -37,11 +37,21 @@ scenario = Scenarios(__name__)
 start_scenarios, outcome = scenario.fixtures()
 
 
-def sync(server, state=None, **config):
+def sync(server, state=None, executable=runtime.RUNTIME, **config):
     result = runtime.run(
-        "read", server.connector_config(**config), configured_catalog=CATALOG, state=state
+        "read",
+        server.connector_config(**config),
+        configured_catalog=CATALOG,
+        state=state,
+        executable=executable,
     )
     return result
+
+
+# Tests marked so run on both supported runtimes: this project's airbyte-cdk and the Builder's.
+on_both_runtimes = pytest.mark.parametrize(
+    "executable", list(RUNTIMES.values()), ids=list(RUNTIMES)
+)
 
 
 def last_state(result) -> list[dict]:
@@ -63,8 +73,9 @@ def audit_requests(server):
     ]
 
 
-def test_first_sync_reads_everything_and_a_second_reads_what_arrived_since(emulator):
-    first = sync(emulator)
+@on_both_runtimes
+def test_first_sync_reads_everything_and_a_second_reads_what_arrived_since(emulator, executable):
+    first = sync(emulator, executable=executable)
     assert first.errors == [], first.stderr[-2000:]
     assert ids(first.records[STREAM]) == all_ids(emulator)
     assert len(first.records[STREAM]) == len(all_ids(emulator))
@@ -78,7 +89,7 @@ def test_first_sync_reads_everything_and_a_second_reads_what_arrived_since(emula
         ]
     }
 
-    second = sync(emulator, state=last_state(first))
+    second = sync(emulator, state=last_state(first), executable=executable)
     assert second.errors == []
     again = second.records.get(STREAM, [])
     assert added <= ids(again)
@@ -111,16 +122,17 @@ def test_pages_of_a_window_are_all_read(emulator):
 
 
 def test_events_at_window_boundaries_are_not_skipped(emulator):
+    """With a start_date, windows still sit on the grid (edges at now - 7 days + 1 hour, every 28
+    days), and nothing older than start_date is requested."""
     start = datetime(2026, 6, 1, tzinfo=UTC)
     organization_id = emulator.account.organizations[0]["organizationId"]
-    boundary = start + timedelta(days=29)  # where the second window starts
-    moments = [
-        start,
-        boundary - timedelta(seconds=1),
-        boundary,
-        boundary + timedelta(seconds=1),
-        start + timedelta(days=58),
-    ]
+    # The first grid edge after start_date, as of now; the sync computes it seconds later.
+    edge = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7) + MARGIN
+    while edge - STEP > start:
+        edge -= STEP
+    moments = [start, edge - timedelta(seconds=1)]
+    moments += [edge + timedelta(seconds=n) for n in range(31)]
+    moments += [start + timedelta(days=58)]
     added = {emulator.account.add_audit_event(organization_id, at=m)["auditLogId"] for m in moments}
     result = sync(emulator, start_date=iso(start))
     assert result.errors == []
@@ -132,24 +144,39 @@ def test_events_at_window_boundaries_are_not_skipped(emulator):
         if parse_iso(item["auditLogDateTime"]) >= start
     }
     assert ids(result.records[STREAM]) == expected
+    windows = windows_per_organization(emulator)[organization_id]
+    assert windows[0][0] == start
+    # The second window starts on the edge (moved by the seconds the sync started later), and
+    # the events a second either side of it were read.
+    assert edge <= windows[1][0] <= edge + timedelta(seconds=30)
+    for (_, end), (next_start, _) in zip(windows, windows[1:], strict=False):
+        assert end == next_start
     for entry in audit_requests(emulator):
         window = parse_iso(entry.query["toUtcDateTime"][0]) - parse_iso(
             entry.query["fromUtcDateTime"][0]
         )
         assert window <= timedelta(days=30)
+        assert parse_iso(entry.query["fromUtcDateTime"][0]) >= start
 
 
-def test_a_failed_sync_resumed_from_its_last_state_loses_nothing(emulator):
-    # The credential is revoked when the fourth window (from 2026-08-27) is read.
+@on_both_runtimes
+def test_a_failed_sync_resumed_from_its_last_state_loses_nothing(emulator, executable):
+    # The credential is revoked when a window starting in September 2026 is read (the grid has
+    # one or two such edges, whatever the day).
     emulator.faults.add(
-        FaultRule(path_regex=r"auditlogs\?fromUtcDateTime=2026-08-27", kind="401", times=None)
+        FaultRule(path_regex=r"auditlogs\?fromUtcDateTime=2026-09-", kind="401", times=None)
     )
-    failed = sync(emulator, start_date="2026-06-01T00:00:00Z")
+    failed = sync(emulator, start_date="2026-06-01T00:00:00Z", executable=executable)
     assert failed.errors, "the injected failure did not stop the sync"
     delivered = ids(failed.records.get(STREAM, []))
     emulator.faults.clear()
 
-    resumed = sync(emulator, state=last_state(failed), start_date="2026-06-01T00:00:00Z")
+    resumed = sync(
+        emulator,
+        state=last_state(failed),
+        start_date="2026-06-01T00:00:00Z",
+        executable=executable,
+    )
     assert resumed.errors == []
     since_start = {
         item["auditLogId"]
@@ -170,7 +197,8 @@ def test_a_failed_sync_resumed_from_its_last_state_loses_nothing(emulator):
         pytest.param({"auditLogDateTime": "2026-09-01T00:00:00Z"}, id="global-cursor"),
     ],
 )
-def test_states_from_earlier_versions_are_taken(emulator, state):
+@on_both_runtimes
+def test_states_from_earlier_versions_are_taken(emulator, state, executable):
     given = None
     if state is not None:
         given = [
@@ -179,7 +207,7 @@ def test_states_from_earlier_versions_are_taken(emulator, state):
                 "stream": {"stream_descriptor": {"name": STREAM}, "stream_state": state},
             }
         ]
-    result = sync(emulator, state=given)
+    result = sync(emulator, state=given, executable=executable)
     assert result.errors == [], result.stderr[-2000:]
     floor = parse_iso(state["auditLogDateTime"]) - LOOKBACK if state else None
     expected = {
@@ -292,7 +320,7 @@ def test_a_plain_stream_state_with_seven_fractional_digits_is_taken(emulator):
 def test_windows_refused_for_being_older_than_the_retention_are_skipped(emulator):
     """A plan keeping 7 days, asked from 750 days back, refuses the old windows with a 400."""
     emulator.audit_log_retention_days = 7
-    emulator.audit_log_retention_answer = "reject"
+    emulator.audit_log_retention_answer = "reject-ended"
     result = sync(emulator)
     assert result.errors == [], result.stderr[-2000:]
     kept = {
@@ -461,3 +489,85 @@ def test_first_sync_windows_sit_on_the_plans_boundaries(outcome, runtime_name):
         first_start = windows[0][0]
         assert earliest - timedelta(days=750) + MARGIN - timedelta(seconds=1) <= first_start
         assert first_start <= latest - timedelta(days=750) + MARGIN
+
+
+# -- a resumed sync starts at its cursor minus the lookback, off the grid ------------------------
+
+
+def resumed_after_a_quiet_week(reading: str, executable: Path) -> RetentionRun:
+    """A Free plan (7 days) whose first organization's newest event, the state's cursor, is 8
+    days old; events arrived since. The others have no state (a first sync, on the grid)."""
+    server = EmulatorServer(audit_log_retention_days=7, audit_log_retention_answer=reading)
+    with server, tempfile.TemporaryDirectory(prefix="configcat-cache-") as cache:
+        now = datetime.now(UTC).replace(microsecond=0)
+        organization_id = server.account.organizations[0]["organizationId"]
+        for age in (timedelta(days=8), timedelta(days=6), timedelta(days=2), timedelta(0)):
+            server.account.add_audit_event(organization_id, at=now - age)
+        state = [
+            {
+                "type": "STREAM",
+                "stream": {
+                    "stream_descriptor": {"name": STREAM},
+                    "stream_state": {
+                        "states": [
+                            {
+                                # The partition as the runtime writes it (parent_slice included).
+                                "partition": {
+                                    "organizationId": organization_id,
+                                    "parent_slice": {},
+                                },
+                                "cursor": {"auditLogDateTime": iso(now - timedelta(days=8))},
+                            }
+                        ]
+                    },
+                },
+            }
+        ]
+        before = datetime.now(UTC)
+        result = runtime.run(
+            "read",
+            server.connector_config(),
+            configured_catalog=CATALOG,
+            state=state,
+            executable=executable,
+            env={"REQUEST_CACHE_PATH": cache},
+        )
+        return RetentionRun(server, result, before, datetime.now(UTC))
+
+
+RESUMED_CASES = [(reading, name) for reading in AUDIT_LOG_RETENTION_ANSWERS for name in RUNTIMES]
+for _reading, _name in RESUMED_CASES:
+    scenario.add(
+        f"resumed_{_reading}_{_name}",
+        partial(resumed_after_a_quiet_week, _reading, RUNTIMES[_name]),
+    )
+
+
+@pytest.mark.parametrize(("reading", "runtime_name"), RESUMED_CASES)
+@scenario.used(*(f"resumed_{r}_{n}" for r, n in RESUMED_CASES))
+def test_a_resumed_sync_whose_cursor_is_older_than_the_retention(outcome, reading, runtime_name):
+    """The documented limitation (README: Incremental). A resumed sync's first window starts at
+    the cursor minus the lookback, wherever that falls: the newest event read, not the last
+    sync. Answered empty or refused only when it ends before the retention, the kept events are
+    all delivered. Where the API refuses a window that starts before the retention, that first
+    window (28 days, here up to now) is refused: its kept events are not delivered, and the
+    cursor stays where it was, so the next sync asks for it again."""
+    run = outcome(f"resumed_{reading}_{runtime_name}")
+    assert run.result.errors == [], [e.get("internal_message", "")[:300] for e in run.result.errors]
+    account = run.server.account
+    organization_id = account.organizations[0]["organizationId"]
+    kept = kept_by_plan(run.server, 7)
+    mine = {item["auditLogId"] for item in account.audit_logs[organization_id]}
+    delivered = ids(run.result.records.get(STREAM, []))
+    # The other organizations had no state: a first sync, every kept event (none of them in
+    # the margin, where a first sync under the strict reading would miss it).
+    others = set(kept) - mine
+    assert not {i for i in others if kept[i] < run.after - timedelta(days=7) + MARGIN}
+    assert delivered - mine == others
+    if reading == "reject-started":
+        assert delivered & mine == set()
+        assert kept.keys() & mine, "the organization has kept events the sync did not deliver"
+        cursor = cursors(last_state(run.result))[organization_id]
+        assert cursor == parse_iso(account.audit_logs[organization_id][-4]["auditLogDateTime"])
+    else:
+        assert delivered & mine == kept.keys() & mine
