@@ -28,7 +28,15 @@ from .account import AUDIT_LOG_RETENTION_DAYS, Account
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS, served
 from .faults import STATUS_KINDS, FaultInjector, FaultRule
 from .rate_limits import RATE_LIMIT_SCOPES, RateLimiter, RateLimitRule
-from .routes import AUDIT_LOG_RETENTION_ANSWERS, ROUTES, Api, ApiError, match_route, not_found
+from .routes import (
+    AUDIT_LOG_RETENTION_ANSWER_ALIASES,
+    AUDIT_LOG_RETENTION_ANSWERS,
+    ROUTES,
+    Api,
+    ApiError,
+    match_route,
+    not_found,
+)
 from .seed import build_account
 
 DEFAULT_USERNAME = "emulator-user"
@@ -74,8 +82,10 @@ class EmulatorServer:
       default "Z"): how every date-time is written (`datetimes.served`);
     * `rate_limit_per_second`, `rate_limit_per_minute` (0 = off, the default) and
       `rate_limit_scope` (`RATE_LIMIT_SCOPES`, default "credential"): see `rate_limits`;
-    * `audit_log_retention_days` and `audit_log_retention_answer` (`AUDIT_LOG_RETENTION_ANSWERS`,
-      default "empty").
+    * `audit_log_retention_days` (default 750, Enterprise; 7 is Free, 35 Pro and Smart) and
+      `audit_log_retention_answer`, what a window reaching before the retention gets
+      (`AUDIT_LOG_RETENTION_ANSWERS`, default "empty"; "reject-ended" refuses a window that ends
+      before it, "reject-started" one that starts before it; "reject" is "reject-ended").
 
     `faults` holds the fault rules.
     """
@@ -104,7 +114,13 @@ class EmulatorServer:
             ("rate_limit_scope", rate_limit_scope, RATE_LIMIT_SCOPES),
             ("datetime_style", datetime_style, DATETIME_STYLES),
             ("utc_offset", utc_offset, UTC_OFFSETS),
-            ("audit_log_retention_answer", audit_log_retention_answer, AUDIT_LOG_RETENTION_ANSWERS),
+            (
+                "audit_log_retention_answer",
+                AUDIT_LOG_RETENTION_ANSWER_ALIASES.get(
+                    audit_log_retention_answer, audit_log_retention_answer
+                ),
+                AUDIT_LOG_RETENTION_ANSWERS,
+            ),
         ):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; choose from {allowed}")

@@ -91,7 +91,7 @@ def builder(request, tmp_path_factory):
 def testing_values(account_server):
     """The Builder's testing values: the emulator's credential, and an audit log start date.
 
-    The start date is the one value a Builder user must set: the audit log is read in 29-day
+    The start date is the one value a Builder user must set: the audit log is read in 28-day
     windows from the oldest (750 days back by default), and a test read stops after 5 slices.
     """
     newest = max(
