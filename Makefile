@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # The tests, lint and the tooling (pytest, ruff, uv, pre-commit, airbyte-connector-models): their
-# own venv, because airbyte-connector-models refuses Python 3.13 while the main job runs on 3.14.
+# own venv, because airbyte-connector-models refuses Python 3.13, which the main job's runtime
+# accepts.
 TEST_VENV := .venv-test
 TEST_BIN := $(TEST_VENV)/bin
 TEST_INSTALLED := $(TEST_VENV)/.installed
@@ -48,7 +49,7 @@ PIP_INSTALL := pip install --quiet --disable-pip-version-check
 define install_lock
 	@if cmp -s $(2) $(1)/.locked; then touch $(1)/.locked; else set -ex; \
 	  $(or $(call python_in,$(3),$(4)),$(error $(1) needs Python $(call version_name,$(3)) \
-	  to $(call version_name,$(4)) ($(5)) and $(PYTHON) is $(or $(shell $(PYTHON) -V 2>&1),not found): \
+	  to $(call version_name,$(4)) ($(5)) and $(PYTHON) is $(shell $(PYTHON) -V 2>/dev/null || echo not found): \
 	  install python$(call version_name,$(4)) on the PATH (or give one: make PYTHON=/path/to/python)) \
 	  ) -m venv --clear $(1); \
 	  echo '*' > $(1)/.gitignore; \
