@@ -163,8 +163,8 @@ class Api:
             raise ApiError(
                 400,
                 "toUtcDateTime",
-                f"Audit logs are kept for {days} days on your plan; toUtcDateTime must be later"
-                f" than {boundary.wire()}.",
+                f"The audit log retention of your plan is {days} days; toUtcDateTime must be"
+                f" later than {boundary.wire()}.",
             )
 
     def _audit_window(self, query: dict) -> tuple[UtcDateTime, UtcDateTime]:

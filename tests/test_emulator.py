@@ -911,8 +911,8 @@ def test_windows_older_than_the_retention_can_be_rejected():
             assert refused.status_code == 400
             assert refused.json() == {
                 "toUtcDateTime": [
-                    "Audit logs are kept for 7 days on your plan; toUtcDateTime must be later"
-                    " than 2026-10-25T00:00:00Z."
+                    "The audit log retention of your plan is 7 days; toUtcDateTime must be"
+                    " later than 2026-10-25T00:00:00Z."
                 ]
             }
         # A window that reaches into the retention gets the events inside it.
