@@ -293,6 +293,10 @@ def too_many_requests(retry_after: int | None) -> Response:
 
 def fault_response(rule: FaultRule) -> Response:
     """The answer of a fault that replaces the whole response."""
+    if rule.kind == "answer":
+        if isinstance(rule.body, bytes):
+            return Response(rule.status, rule.body, content_type="text/plain")
+        return json_response(rule.status, rule.body)
     if rule.kind == "html_200":
         page = "<!DOCTYPE html><html><head><title>Maintenance</title></head>"
         page += "<body><h1>We'll be back soon</h1></body></html>"
@@ -359,7 +363,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "stall":
             time.sleep(fault.stall_seconds)
-        if fault is not None and (fault.kind in STATUS_KINDS or fault.kind == "html_200"):
+        if fault is not None and (
+            fault.kind in STATUS_KINDS or fault.kind in {"html_200", "answer"}
+        ):
             response = fault_response(fault)
         else:
             authorization = self.headers.get("Authorization", "")
