@@ -332,7 +332,7 @@ def test_windows_refused_for_being_older_than_the_retention_are_skipped(emulator
     assert kept and ids(result.records[STREAM]) == kept
     refused = [entry for entry in audit_requests(emulator) if entry.status == 400]
     assert refused
-    skipped = [line for line in result.logs() if "older than the audit log retention" in line]
+    skipped = [line for line in result.logs() if "reaching before the audit log retention" in line]
     assert len(skipped) == len(refused)
 
 

@@ -23,13 +23,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from emulator import EmulatorServer, FaultRule
-from emulator.routes import parse_iso
+from emulator.routes import iso, parse_iso
 from tests.sync_helpers import BACKGROUND, Outcome, Scenarios, stream_errors
 from tooling import runtime
 
@@ -55,8 +56,20 @@ def _write_fast_manifest() -> None:
 _write_fast_manifest()
 
 START_DATE = "2026-06-01T00:00:00Z"
-# The fourth 29-day audit log window from START_DATE, of the first organization.
-REFUSED_WINDOW = ("2026-08-27T00:00:00Z", "2026-09-25T00:00:00Z")
+
+
+def refused_window() -> tuple[str, str]:
+    """The fourth audit log window from START_DATE, of the first organization.
+
+    The manifest's grid (README: Audit log: windows and retention): 28-day steps whose edges
+    fall at now - 7 days + 1 hour, the first at or before START_DATE.
+    """
+    step = timedelta(days=28)
+    edge = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7) + timedelta(hours=1)
+    start = parse_iso(START_DATE)
+    fourth = start - (start - edge) % step + 3 * step
+    return iso(fourth), iso(fourth + step)
+
 
 # -- what the user sees (written here, not rendered from the manifest) ---------------------------
 
@@ -113,9 +126,9 @@ def partition_skipped(stream: str) -> str:
 
 
 RETENTION_SKIPPED = (
-    "Skipped an audit log window of stream audit_logs: ConfigCat refused it as older than the"
-    " audit log retention of the ConfigCat plan, so it holds no events. Set start_date within"
-    " the retention to skip these requests."
+    "Skipped an audit log window of stream audit_logs: ConfigCat refused it as reaching before"
+    " the audit log retention of the ConfigCat plan. Set start_date within the retention to skip"
+    " these requests."
 )
 
 
@@ -208,17 +221,18 @@ def webhooks_path(server: EmulatorServer) -> str:
 def refused_window_path(server: EmulatorServer) -> str:
     return (
         f"^/v2/organizations/{first_organization(server)}/auditlogs"
-        # The query as sent: the date, then its time URL-encoded (T00%3A00%3A00Z).
-        f"\\?fromUtcDateTime={REFUSED_WINDOW[0][:10]}T"
+        # The query as sent: the date, then its time URL-encoded (T05%3A12%3A09Z).
+        f"\\?fromUtcDateTime={refused_window()[0][:10]}T"
     )
 
 
 def add_events_saying_the_filter_words(server: EmulatorServer) -> None:
     """Events in the refused window whose every text field says the words filters look for."""
+    middle = parse_iso(refused_window()[0]) + timedelta(days=14)
     for second in range(3):
         server.account.add_audit_event(
             first_organization(server),
-            at=f"2026-09-01T00:00:0{second}Z",
+            at=iso(middle + timedelta(seconds=second)),
             why=f"{FILTER_WORDS} (why)",
             actionTarget=f"{FILTER_WORDS} (target)",
             where=f"{FILTER_WORDS} (where)",
@@ -458,7 +472,7 @@ def events_since(server: EmulatorServer, start: str) -> dict[int, dict]:
 
 
 def in_refused_window(server: EmulatorServer) -> set[int]:
-    start, end = (parse_iso(moment) for moment in REFUSED_WINDOW)
+    start, end = (parse_iso(moment) for moment in refused_window())
     return {
         item["auditLogId"]
         for item in server.account.audit_logs[first_organization(server)]
@@ -681,7 +695,7 @@ def test_a_refused_window_fails_the_sync_and_the_resumed_sync_reads_it(outcome, 
     # The state it emitted keeps the organization before the refused window.
     states = failed.result.states[-1]["stream"]["stream_state"]["states"]
     cursor = {s["partition"]["organizationId"]: s["cursor"]["auditLogDateTime"] for s in states}
-    assert parse_iso(cursor[first_organization(server)]) < parse_iso(REFUSED_WINDOW[0])
+    assert parse_iso(cursor[first_organization(server)]) < parse_iso(refused_window()[0])
 
     assert resumed.result.returncode == 0, resumed.result.stderr[-2000:]
     assert resumed.result.errors == []
