@@ -36,13 +36,11 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .account import BASE_DATE, SECRET_MARKER, Account
 from .datetimes import TICKS_PER_SECOND, UtcDateTime, ticks_of
-
-if TYPE_CHECKING:
-    from .seed import Scale
+from .scales import Scale
 
 MINUTE = ticks_of(timedelta(minutes=1))
 HOUR = ticks_of(timedelta(hours=1))

@@ -6,6 +6,7 @@ paths that serve them, so a wrong answer from the server fails here.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import json
 import math
@@ -165,6 +166,58 @@ def format_checker(date_times: list[str] | None = None) -> jsonschema.FormatChec
         return not isinstance(value, int) or -(2**63) <= value < 2**63
 
     return checker
+
+
+# -- the modules --------------------------------------------------------------------------------
+
+
+def emulator_imports() -> dict[str, set[str]]:
+    """Each module of `emulator/` -> the emulator modules it imports (also under TYPE_CHECKING)."""
+    package = REPO / "emulator"
+    modules = {path.stem for path in package.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and not (node.module or "").startswith("emulator"):
+                    continue
+                base = (node.module or "").removeprefix("emulator").lstrip(".")
+                names = [base] if base else [alias.name for alias in node.names]
+                names = [name if node.level else f"emulator.{name}" for name in names]
+                names = [name.removeprefix("emulator.") for name in names]
+                if not base and node.level == 0:
+                    names.append("__init__")
+            else:
+                continue
+            for name in names:
+                name = name.removeprefix("emulator.").split(".")[0]
+                if name == "emulator":
+                    name = "__init__"
+                if name in modules and name != path.stem:
+                    found.add(name)
+        graph[path.stem] = found
+    return graph
+
+
+def test_no_two_emulator_modules_import_each_other():
+    graph = emulator_imports()
+    assert graph["seed"] >= {"governance", "scales"}  # the check sees relative imports
+    assert graph["__init__"] >= {"seed", "server"}
+    cycles = []
+    for start in graph:
+        # Every module reachable from `start`; a cycle through `start` leads back to it.
+        seen, stack = set(), list(graph[start])
+        while stack:
+            module = stack.pop()
+            if module not in seen:
+                seen.add(module)
+                stack += graph[module]
+        if start in seen:
+            cycles.append(start)
+    assert not cycles, f"modules on an import cycle: {sorted(cycles)}; {graph}"
 
 
 # -- the seeded data ------------------------------------------------------------------------------
