@@ -451,7 +451,10 @@ class _Builder:
             self.next_setting_id += 1
             if self.chance(0.3):
                 account.watched_setting_ids.add(setting["settingId"])
-            if self.chance(0.4):
+            # The first two flags of a config are in its code (so a reference report covers
+            # several flags), the third is in none, the rest are drawn.
+            referenced = self.chance(0.4)
+            if index < 2 or (referenced and index != 2):
                 account.code_referenced_setting_ids.add(setting["settingId"])
             setting_tags = [
                 {

@@ -1450,6 +1450,40 @@ def test_code_references_exist_for_the_flags_stale_flags_say_have_them(account_s
     assert all(len(found) == 1 for found in scans.values())
 
 
+def test_a_code_reference_report_spans_flags_of_one_config(account_server):
+    """`codeReferenceId` names a report (one CodeReferenceRequest: a config, a repository, a
+    branch, the references of many flags), so the same id comes back under each flag it covers:
+    it alone does not name a record, (settingId, codeReferenceId) does."""
+    account = account_server.account
+    config_of = {s["settingId"]: c for c, settings in account.settings.items() for s in settings}
+    flags_of: dict[str, list[int]] = {}
+    reports: dict[str, set] = {}
+    pairs = []
+    for settings in account.settings.values():
+        for setting in settings:
+            path = fill(CODE_REFERENCES, settingId=setting["settingId"])
+            for report in get(account_server, path).json():
+                report_id = report["codeReferenceId"]
+                flags_of.setdefault(report_id, []).append(setting["settingId"])
+                upload = (report["repository"], report["branch"], report["commitHash"])
+                reports.setdefault(report_id, set()).add(upload + (report["uploader"],))
+                pairs.append((setting["settingId"], report_id))
+    assert len(set(pairs)) == len(pairs)
+    assert len(flags_of) < len(pairs)  # the old primary key [codeReferenceId] collides
+    assert all(len(found) == 1 for found in reports.values())  # one upload each
+    for flags in flags_of.values():
+        assert len({config_of[flag] for flag in flags}) == 1
+    # Every config's references come in a report covering several of its flags.
+    for config_id in account.settings:
+        assert any(
+            len(flags) > 1 and config_of[flags[0]] == config_id for flags in flags_of.values()
+        )
+    # Some flags are in no report, some in several.
+    counts = Counter(flag for flag, _ in pairs)
+    assert any(count > 1 for count in counts.values())
+    assert len(counts) < len(config_of)
+
+
 def test_preferences_repeat_the_product_and_its_environments(account_server):
     account = account_server.account
     for product in account.products:
