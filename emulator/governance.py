@@ -43,6 +43,7 @@ from typing import Any
 from .account import BASE_DATE, SECRET_MARKER, Account
 from .datetimes import TICKS_PER_SECOND, UtcDateTime, ticks_of
 from .scales import Scale
+from .texts import TypedText
 
 MINUTE = ticks_of(timedelta(minutes=1))
 HOUR = ticks_of(timedelta(hours=1))
@@ -144,6 +145,8 @@ class GovernanceBuilder:
 
     def __init__(self, account: Account, sizes: Scale, users: dict[str, list[dict]]) -> None:
         self.rng = random.Random(f"{account.seed}:governance")
+        # Free text as users type it (see `texts`).
+        self.texts = TypedText(account.seed, "governance")
         self.account = account
         self.sizes = sizes
         # organizationId -> everyone in that organization's data (seed's `_Builder.users`)
@@ -241,7 +244,9 @@ class GovernanceBuilder:
         return {
             "proxyProfileId": profile_id,
             "name": name,
-            "description": description,
+            "description": self.texts.optional(
+                description, field="proxy profile description", max_length=1000
+            ),
             "lastAccessedAt": (
                 None if never_used else self.stamp(BASE_TICKS - 3 * DAY, BASE_TICKS - MINUTE)
             ),
@@ -333,7 +338,11 @@ class GovernanceBuilder:
                 {
                     "key": key,
                     "name": name,
-                    "hint": f"Controls {name.lower()}" if self.chance(0.5) else None,
+                    "hint": self.texts.optional(
+                        f"Controls {name.lower()}" if self.chance(0.5) else None,
+                        field="deleted flag hint",
+                        max_length=1000,
+                    ),
                     "settingType": self.rng.choice(
                         ["boolean", "boolean", "string", "int", "double"]
                     ),
@@ -707,8 +716,12 @@ class GovernanceBuilder:
             "environmentId": target.environment["environmentId"],
             "changeRequestStatus": "open",
             "needsAttention": False,
-            "title": title,
-            "reason": self.rng.choice(REASONS) if self.chance(0.7) else None,
+            "title": self.texts.name(title, probability=0.15),
+            "reason": self.texts.optional(
+                self.rng.choice(REASONS) if self.chance(0.7) else None,
+                field="change request reason",
+                max_length=1000,
+            ),
             "applyAt": None,
             "createdAt": created,
             "creatorUserEmail": creator["email"],
@@ -829,8 +842,12 @@ class GovernanceBuilder:
             draft["comments"].append(
                 {
                     "changeRequestCommentId": None,
-                    "body": self.rng.choice(
-                        COMMENTS + ([REASON_COMMENT] if draft["reason"] is None else [])
+                    "body": self.texts.note(
+                        self.rng.choice(
+                            COMMENTS + ([REASON_COMMENT] if draft["reason"] is None else [])
+                        ),
+                        field="comment body",
+                        max_length=5000,
                     ),
                     "createdAt": at,
                     "userEmail": author["email"],

@@ -24,6 +24,7 @@ from .account import BASE_DATE, SECRET_MARKER, Account
 from .datetimes import UtcDateTime, ticks_of, ticks_since_epoch
 from .governance import GovernanceBuilder
 from .scales import SCALES
+from .texts import TypedText
 
 # A seeded invitation older than this is `expired`.
 INVITATION_LIFETIME = timedelta(days=14)
@@ -77,6 +78,14 @@ FLAG_NOUNS = [
     "Reviews",
     "Wishlist",
 ]
+# How some last names are written where people spell them (their email addresses keep ASCII).
+DISPLAYED_LAST_NAMES = {
+    "Muller": "Müller",
+    "Kovacs": "Kovács",
+    "Garcia": "García",
+    "Novak": "Novák",
+    "Tanaka": "Tanaka (田中)",
+}
 TAG_NAMES = [("frontend", "panther"), ("backend", "whale"), ("experiment", None), ("ops", "salmon")]
 TAG_NAMES += [("legacy", "citrus"), ("mobile", "koala")]
 STRING_VALUES = ["red", "green", "blue", "variant-a", "variant-b", "control"]
@@ -137,6 +146,8 @@ class _Builder:
         # Fractions of seconds come from a generator of their own, so that they leave every
         # other value of a seed as it was before date-times had them.
         self.fraction_rng = random.Random(f"{seed}:fractions")
+        # Free text as users type it (see `texts`), from generators of their own as well.
+        self.texts = TypedText(seed, "seed")
         self.sizes = SCALES[scale]
         self.account = Account(seed, scale)
         self.next_setting_id = 1001
@@ -187,6 +198,11 @@ class _Builder:
             account.organizations.append(organization)
             account.organizations_by_id[organization["organizationId"]] = organization
             users = self.users[organization["organizationId"]] = self._users(organization)
+            if account.organizations[0] is not organization:
+                # The first organization's admin (whose credential reads the account) is this
+                # one's admin too: the same user (id, name, email), as ConfigCat has one user
+                # for a person in every organization and product.
+                users[0] = self.users[account.organizations[0]["organizationId"]][0]
             account.feature_flag_limitations[organization["organizationId"]] = self._limitations()
             products = [
                 self._product(organization, next(product_names), order)
@@ -234,7 +250,7 @@ class _Builder:
             users.append(
                 {
                     "userId": self.uuid(),
-                    "fullName": f"{first} {last}",
+                    "fullName": f"{first} {DISPLAYED_LAST_NAMES.get(last, last)}",
                     "email": f"{first}.{last}@{domain}".lower(),
                     "twoFactorEnabled": self.chance(0.6),
                 }
@@ -245,8 +261,12 @@ class _Builder:
         product = {
             "organization": organization,
             "productId": self.uuid(),
-            "name": name,
-            "description": f"Feature flags of {name}" if self.chance(0.7) else None,
+            "name": self.texts.name(name),
+            "description": self.texts.optional(
+                f"Feature flags of {name}" if self.chance(0.7) else None,
+                field="product description",
+                max_length=1000,
+            ),
             "order": order,
             "reasonRequired": self.chance(0.3),
             "approveRequired": self.chance(0.2),
@@ -297,7 +317,11 @@ class _Builder:
             "environmentId": self.uuid(),
             "name": name,
             "color": color,
-            "description": f"{name} of {product['name']}" if self.chance(0.5) else None,
+            "description": self.texts.optional(
+                f"{name} of {product['name']}" if self.chance(0.5) else None,
+                field="environment description",
+                max_length=1000,
+            ),
             "order": order,
             "reasonRequired": order == 0 and self.chance(0.5),
             "approveRequired": order == 0 and product["approveRequired"],
@@ -320,7 +344,11 @@ class _Builder:
             "product": product,
             "segmentId": self.uuid(),
             "name": ["Beta users", "Internal staff", "EU customers", "Premium plan"][index % 4],
-            "description": "Users who opted in" if self.chance(0.5) else None,
+            "description": self.texts.optional(
+                "Users who opted in" if self.chance(0.5) else None,
+                field="segment description",
+                max_length=1000,
+            ),
             "creatorEmail": creator["email"] if named_creator else None,
             "creatorFullName": creator["fullName"] if named_creator else None,
             "createdAt": self.precise(created),
@@ -410,7 +438,11 @@ class _Builder:
             "product": product,
             "configId": self.uuid(),
             "name": name,
-            "description": f"{name} of {product['name']}" if self.chance(0.5) else None,
+            "description": self.texts.optional(
+                f"{name} of {product['name']}" if self.chance(0.5) else None,
+                field="config description",
+                max_length=1000,
+            ),
             "order": order,
             "migratedConfigId": None,
             "evaluationVersion": version,
@@ -435,8 +467,12 @@ class _Builder:
             setting = {
                 "settingId": self.next_setting_id,
                 "key": key,
-                "name": self._flag_name(key),
-                "hint": f"Controls {self._flag_name(key).lower()}" if self.chance(0.6) else None,
+                "name": self.texts.name(self._flag_name(key)),
+                "hint": self.texts.optional(
+                    f"Controls {self._flag_name(key).lower()}" if self.chance(0.6) else None,
+                    field="setting hint",
+                    max_length=1000,
+                ),
                 "order": index,
                 "settingType": setting_type,
                 "isJson": is_json,
@@ -520,7 +556,11 @@ class _Builder:
             {
                 "value": self._typed_value(setting_type, raw, include_variation=False),
                 "name": str(raw).capitalize(),
-                "hint": f"Use {raw}" if self.chance(0.5) else None,
+                "hint": self.texts.optional(
+                    f"Use {raw}" if self.chance(0.5) else None,
+                    field="variation hint",
+                    max_length=1000,
+                ),
                 "predefinedVariationId": self.uuid(),
             }
             for raw in raw_values
@@ -533,7 +573,11 @@ class _Builder:
         return [
             {
                 "key": f"CFG-{number}",
-                "description": f"Roll out ticket CFG-{number}",
+                "description": self.texts.note(
+                    f"Roll out ticket CFG-{number}",
+                    field="integration link description",
+                    max_length=1000,
+                ),
                 "integrationLinkType": "jira",
                 "url": f"https://example.atlassian.net/browse/CFG-{number}",
             }
@@ -652,7 +696,10 @@ class _Builder:
                 "stringValue": None,
                 "doubleValue": None,
                 "listValue": [
-                    {"value": value, "hint": "pilot" if self.chance(0.3) else None}
+                    {
+                        "value": value,
+                        "hint": self.texts.optional("pilot" if self.chance(0.3) else None),
+                    }
                     for value in comparison
                 ],
             }
@@ -1016,7 +1063,12 @@ class _Builder:
                 where=where,
                 action_target=target,
                 details=details,
-                why=self.rng.choice([None, None, "Release 4.2", "Customer request"]),
+                why=self.texts.optional(
+                    self.rng.choice([None, None, "Release 4.2", "Customer request"]),
+                    probability=0.5,
+                    field="audit why",
+                    max_length=1000,
+                ),
             )
             if self.chance(0.05):
                 item["userEmail"] = None
