@@ -9,7 +9,7 @@ import threading
 from .account import AUDIT_LOG_RETENTION_DAYS
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS
 from .rate_limits import RATE_LIMIT_SCOPES
-from .routes import AUDIT_LOG_RETENTION_ANSWERS
+from .routes import AUDIT_LOG_RETENTION_ANSWER_ALIASES, AUDIT_LOG_RETENTION_ANSWERS
 from .scales import SCALES
 from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 
@@ -39,12 +39,22 @@ def server_from_arguments(argv: list[str] | None = None) -> EmulatorServer:
     parser.add_argument(
         "--fail-first", type=int, default=0, help="answer the first N requests with 429"
     )
-    parser.add_argument("--audit-log-retention-days", type=int, default=AUDIT_LOG_RETENTION_DAYS)
+    parser.add_argument(
+        "--audit-log-retention-days",
+        type=int,
+        default=AUDIT_LOG_RETENTION_DAYS,
+        help="days of audit log the plan keeps: 7 Free, 35 Pro and Smart, 750 Enterprise",
+    )
     parser.add_argument(
         "--audit-log-retention-answer",
-        choices=AUDIT_LOG_RETENTION_ANSWERS,
+        choices=(*AUDIT_LOG_RETENTION_ANSWERS, *AUDIT_LOG_RETENTION_ANSWER_ALIASES),
         default="empty",
-        help="for a window older than the retention: an empty page, or a 400",
+        help=(
+            "what a window reaching before the retention gets: empty = its events inside the"
+            " retention (none if it ends before); reject-ended = a 400 naming the retention if it"
+            " ends before the retention; reject-started = a 400 naming the retention if it starts"
+            " before the retention (reject = reject-ended)"
+        ),
     )
     args = parser.parse_args(argv)
     return EmulatorServer(

@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 # Kinds answered with an error status and a short JSON body.
 STATUS_KINDS = frozenset({"401", "403", "404", "429", "500", "502", "503"})
 # Kinds that change how the answer is delivered rather than which status it has.
 DELIVERY_KINDS = frozenset({"reset", "stall", "malformed_json", "html_200"})
-FAULT_KINDS = STATUS_KINDS | DELIVERY_KINDS
+# "answer": the rule's own `status` and `body`, for an answer the other kinds do not give (a 400
+# with a chosen message, a 200 with a chosen page).
+FAULT_KINDS = STATUS_KINDS | DELIVERY_KINDS | {"answer"}
 
 
 @dataclass
@@ -27,6 +30,10 @@ class FaultRule:
     retry_after: int | None = 1
     # How long a "stall" waits before answering normally.
     stall_seconds: float = 5.0
+    # The status and body of an "answer": the body is sent JSON-encoded, or as it is (text/plain)
+    # when it is `bytes`.
+    status: int = 200
+    body: Any = None
     pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -33,9 +33,18 @@ CHANGE_REQUEST_FLAG_FILTERS = {
 # and the window may be no longer than the maximum.
 AUDIT_LOG_DEFAULT_WINDOW = timedelta(days=7)
 AUDIT_LOG_MAX_WINDOW = timedelta(days=30)
-# What the v2 audit log answers for a window that ends before the plan's retention: "empty", a
-# page without the events (as for any window), or "reject", a 400 that names the retention.
-AUDIT_LOG_RETENTION_ANSWERS = ("empty", "reject")
+# What the v2 audit log answers for a window that reaches before the plan's retention, which is
+# undocumented; each is a plausible reading, and the retention's boundary is the account's "now"
+# minus the retention (`Account.retention_boundary`):
+# * "empty": every window is answered, without the events older than the retention;
+# * "reject-ended": a window that ends at or before the boundary, so holds nothing the plan still
+#   keeps, is refused with a 400 that names the retention; one that reaches into it is answered;
+# * "reject-started": an API that validates `fromUtcDateTime` refuses every window that starts
+#   before the boundary with a 400 that names the retention, even one that also holds events the
+#   plan keeps.
+AUDIT_LOG_RETENTION_ANSWERS = ("empty", "reject-ended", "reject-started")
+# The name "reject-ended" had before "reject-started" existed, still taken.
+AUDIT_LOG_RETENTION_ANSWER_ALIASES = {"reject": "reject-ended"}
 
 
 class ApiError(Exception):
@@ -68,7 +77,9 @@ class Api:
     ) -> None:
         self.account = account
         self.audit_log_retention_days = audit_log_retention_days
-        self.audit_log_retention_answer = audit_log_retention_answer
+        self.audit_log_retention_answer = AUDIT_LOG_RETENTION_ANSWER_ALIASES.get(
+            audit_log_retention_answer, audit_log_retention_answer
+        )
 
     # lookups that turn unknown ids into 404s
 
@@ -143,8 +154,7 @@ class Api:
         if audit_log_type is not None and audit_log_type not in AUDIT_LOG_TYPES:
             raise ApiError(400, "auditLogType", f"The value '{audit_log_type}' is not valid.")
         from_utc, to_utc = self._audit_window(query)
-        if self.audit_log_retention_answer == "reject":
-            self._check_retention(to_utc)
+        self._check_retention(from_utc, to_utc)
         items = self.account.audit_log_items(
             organizationId,
             from_utc,
@@ -155,16 +165,29 @@ class Api:
         )
         return _page(items, page_number, page_size)
 
-    def _check_retention(self, to_utc: UtcDateTime) -> None:
-        """Refuse a window that ends before the plan's retention, so holds nothing to serve."""
+    def _check_retention(self, from_utc: UtcDateTime, to_utc: UtcDateTime) -> None:
+        """Refuse a window as `audit_log_retention_answer` says (see AUDIT_LOG_RETENTION_ANSWERS).
+
+        The boundary is the account's now minus the retention, the same moment `audit_log_items`
+        keeps events from.
+        """
+        if self.audit_log_retention_answer == "empty":
+            return
         boundary = self.account.retention_boundary(self.audit_log_retention_days)
-        if to_utc <= boundary:
-            days = self.audit_log_retention_days
+        days = self.audit_log_retention_days
+        if self.audit_log_retention_answer == "reject-ended" and to_utc <= boundary:
             raise ApiError(
                 400,
                 "toUtcDateTime",
-                f"Audit logs are kept for {days} days on your plan; toUtcDateTime must be later"
-                f" than {boundary.wire()}.",
+                f"The audit log retention of your plan is {days} days; toUtcDateTime must be"
+                f" later than {boundary.wire()}.",
+            )
+        if self.audit_log_retention_answer == "reject-started" and from_utc < boundary:
+            raise ApiError(
+                400,
+                "fromUtcDateTime",
+                f"The audit log retention of your plan is {days} days; fromUtcDateTime must not be"
+                f" earlier than {boundary.wire()}.",
             )
 
     def _audit_window(self, query: dict) -> tuple[UtcDateTime, UtcDateTime]:

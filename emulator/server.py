@@ -28,7 +28,15 @@ from .account import AUDIT_LOG_RETENTION_DAYS, Account
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS, served
 from .faults import STATUS_KINDS, FaultInjector, FaultRule
 from .rate_limits import RATE_LIMIT_SCOPES, RateLimiter, RateLimitRule
-from .routes import AUDIT_LOG_RETENTION_ANSWERS, ROUTES, Api, ApiError, match_route, not_found
+from .routes import (
+    AUDIT_LOG_RETENTION_ANSWER_ALIASES,
+    AUDIT_LOG_RETENTION_ANSWERS,
+    ROUTES,
+    Api,
+    ApiError,
+    match_route,
+    not_found,
+)
 from .seed import build_account
 
 DEFAULT_USERNAME = "emulator-user"
@@ -74,8 +82,10 @@ class EmulatorServer:
       default "Z"): how every date-time is written (`datetimes.served`);
     * `rate_limit_per_second`, `rate_limit_per_minute` (0 = off, the default) and
       `rate_limit_scope` (`RATE_LIMIT_SCOPES`, default "credential"): see `rate_limits`;
-    * `audit_log_retention_days` and `audit_log_retention_answer` (`AUDIT_LOG_RETENTION_ANSWERS`,
-      default "empty").
+    * `audit_log_retention_days` (default 750, Enterprise; 7 is Free, 35 Pro and Smart) and
+      `audit_log_retention_answer`, what a window reaching before the retention gets
+      (`AUDIT_LOG_RETENTION_ANSWERS`, default "empty"; "reject-ended" refuses a window that ends
+      before it, "reject-started" one that starts before it; "reject" is "reject-ended").
 
     `faults` holds the fault rules.
     """
@@ -104,7 +114,13 @@ class EmulatorServer:
             ("rate_limit_scope", rate_limit_scope, RATE_LIMIT_SCOPES),
             ("datetime_style", datetime_style, DATETIME_STYLES),
             ("utc_offset", utc_offset, UTC_OFFSETS),
-            ("audit_log_retention_answer", audit_log_retention_answer, AUDIT_LOG_RETENTION_ANSWERS),
+            (
+                "audit_log_retention_answer",
+                AUDIT_LOG_RETENTION_ANSWER_ALIASES.get(
+                    audit_log_retention_answer, audit_log_retention_answer
+                ),
+                AUDIT_LOG_RETENTION_ANSWERS,
+            ),
         ):
             if value not in allowed:
                 raise ValueError(f"unknown {name} {value!r}; choose from {allowed}")
@@ -277,6 +293,10 @@ def too_many_requests(retry_after: int | None) -> Response:
 
 def fault_response(rule: FaultRule) -> Response:
     """The answer of a fault that replaces the whole response."""
+    if rule.kind == "answer":
+        if isinstance(rule.body, bytes):
+            return Response(rule.status, rule.body, content_type="text/plain")
+        return json_response(rule.status, rule.body)
     if rule.kind == "html_200":
         page = "<!DOCTYPE html><html><head><title>Maintenance</title></head>"
         page += "<body><h1>We'll be back soon</h1></body></html>"
@@ -343,7 +363,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "stall":
             time.sleep(fault.stall_seconds)
-        if fault is not None and (fault.kind in STATUS_KINDS or fault.kind == "html_200"):
+        if fault is not None and (
+            fault.kind in STATUS_KINDS or fault.kind in {"html_200", "answer"}
+        ):
             response = fault_response(fault)
         else:
             authorization = self.headers.get("Authorization", "")

@@ -21,3 +21,11 @@ def account_server():
 def isolated_request_cache(tmp_path, monkeypatch):
     """The CDK caches parent responses on disk; keep each test's cache to itself."""
     monkeypatch.setenv("REQUEST_CACHE_PATH", str(tmp_path / "request-cache"))
+
+
+@pytest.fixture(scope="session")
+def pyairbyte_sync(tmp_path_factory):
+    """`make pyairbyte`, run offline once per session: its completed process and DuckDB file."""
+    from tests.pyairbyte_cache import make_pyairbyte  # builds an account: only when needed
+
+    return make_pyairbyte(tmp_path_factory.mktemp("pyairbyte"))

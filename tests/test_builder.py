@@ -13,11 +13,13 @@ present and unique.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +27,7 @@ import pytest
 import requests
 import yaml
 
+from emulator import EmulatorServer, FaultRule
 from emulator.routes import parse_iso
 from tooling import runtime
 
@@ -91,7 +94,7 @@ def builder(request, tmp_path_factory):
 def testing_values(account_server):
     """The Builder's testing values: the emulator's credential, and an audit log start date.
 
-    The start date is the one value a Builder user must set: the audit log is read in 29-day
+    The start date is the one value a Builder user must set: the audit log is read in 28-day
     windows from the oldest (750 days back by default), and a test read stops after 5 slices.
     """
     newest = max(
@@ -251,3 +254,94 @@ def test_metadata_tells_the_builder_that_every_schema_is_hand_written():
     """Without it the Builder may replace a stream's schema with one detected from a test read."""
     metadata = MANIFEST.get("metadata") or {}
     assert metadata.get("autoImportSchema") == dict.fromkeys(runtime.stream_names(), False)
+
+
+# -- a partition answering 404, a request meeting one 5xx: the test read still succeeds --------
+
+# Top-level lists have no partition: a 404 there fails by design (not_configcat).
+TOP_LEVEL = {"organizations", "products"}
+
+
+def endpoint_regex(stream: str) -> str:
+    """The requests of a stream's own endpoint (not its parents'), from its `$parameters.url`."""
+    url = STREAMS[stream]["$parameters"]["url"]
+    path = url.replace("{{ config.api_root }}", "")
+    parts = re.split(r"\{\{.*?\}\}", path, flags=re.DOTALL)
+    return "^" + "[^/?]+".join(re.escape(part.strip()) for part in parts) + r"(\?|$)"
+
+
+def read_with_one_fault(builder, start_date: str, stream: str, kind: str) -> tuple:
+    """The Builder's test read of `stream` against an emulator of its own, whose first request to
+    the stream's own endpoint answers `kind`; the read's result, and whether the fault was met."""
+    with EmulatorServer() as server:
+        rule = server.faults.add(FaultRule(path_regex=endpoint_regex(stream), kind=kind, times=1))
+        response = _post(
+            builder,
+            "test_read",
+            {
+                "manifest": MANIFEST,
+                "config": server.connector_config(start_date=start_date),
+                "stream_name": stream,
+                "state": [],
+                "custom_components_code": None,
+                "record_limit": 100,
+                "page_limit": 5,
+                "slice_limit": 5,
+            },
+        )
+        return response, server.faults.remaining(rule) == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "streams"),
+    [
+        ("404", [name for name in runtime.stream_names() if name not in TOP_LEVEL]),
+        ("500", runtime.stream_names()),
+    ],
+)
+def test_a_test_read_meeting_a_404_partition_or_a_5xx_shows_the_manifests_words(
+    builder, testing_values, kind, streams
+):
+    """On 7.23.8 a message naming `request_url` made the first 5xx or skipped partition stop the
+    read with "An unexpected error occurred". A test read runs without retries (the CDK passes
+    `disable_retries` when it has test limits, 7.23.8 and 7.39.1 alike), so a 5xx ends that
+    read, with the manifest's message; a 404 partition is skipped, and the read goes on.
+    Streams are read at once (the manifest server answers test reads in a thread pool), each
+    against its own emulator, so no other stream's read uses up its fault."""
+    start_date = testing_values["start_date"]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = {
+            stream: pool.submit(read_with_one_fault, builder, start_date, stream, kind)
+            for stream in streams
+        }
+        outcomes = {stream: future.result() for stream, future in futures.items()}
+    wrong = {}
+    for stream, (response, met) in outcomes.items():
+        if response.status_code != 200 or not met:
+            wrong[stream] = (response.status_code, met, response.text[:500])
+            continue
+        result = response.json()
+        errors = [log["message"] for log in result["logs"] if log["level"] == "ERROR"]
+        records = [r for s in result["slices"] for p in s["pages"] for r in p["records"]]
+        messages = [log["message"] for log in result["logs"]]
+        skipped = [message for message in messages if message.startswith("Skipped")]
+        if kind == "404":
+            # A test read's logs hold no INFO line (the skip line is logged, not emitted as a
+            # message): the 404 page, no error, and the other partitions' records show the skip.
+            # The skip message is rendered when the filter acts, so a message that cannot render
+            # would have ended the read with an error.
+            # (organization_members' own endpoint is its parents' too: their requests are the
+            # read's auxiliary requests.)
+            statuses = [p["response"]["status"] for s in result["slices"] for p in s["pages"]]
+            statuses += [a["response"]["status"] for a in result["auxiliary_requests"]]
+            if errors or not records or 404 not in statuses or skipped:
+                wrong[stream] = (errors, len(records), statuses, skipped)
+        else:
+            failed = (
+                "Exhausted available request attempts. Please see logs for more details."
+                f" Exception: ConfigCat kept failing for stream {stream} (HTTP 408 or 5xx) after"
+                " every retry; try the sync again later."
+            )
+            if errors != [failed] or skipped:
+                wrong[stream] = (errors, skipped)
+    assert wrong == {}

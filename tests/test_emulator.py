@@ -1051,8 +1051,10 @@ def test_events_older_than_the_retention_are_not_returned():
         assert body["data"] == [] and body["paging"]["totalCount"] == 0
 
 
-def test_windows_older_than_the_retention_can_be_rejected():
-    with EmulatorServer(audit_log_retention_days=7, audit_log_retention_answer="reject") as strict:
+def test_windows_that_end_before_the_retention_can_be_rejected():
+    with EmulatorServer(
+        audit_log_retention_days=7, audit_log_retention_answer="reject-ended"
+    ) as strict:
         account = strict.account
         organization_id = account.organizations[0]["organizationId"]
         path = fill(ORG_AUDIT, organizationId=organization_id)
@@ -1068,8 +1070,8 @@ def test_windows_older_than_the_retention_can_be_rejected():
             assert refused.status_code == 400
             assert refused.json() == {
                 "toUtcDateTime": [
-                    "Audit logs are kept for 7 days on your plan; toUtcDateTime must be later"
-                    " than 2026-10-25T00:00:00Z."
+                    "The audit log retention of your plan is 7 days; toUtcDateTime must be"
+                    " later than 2026-10-25T00:00:00Z."
                 ]
             }
         # A window that reaches into the retention gets the events inside it.
@@ -1086,6 +1088,67 @@ def test_windows_older_than_the_retention_can_be_rejected():
         assert get(strict, path).status_code == 200
         strict.audit_log_retention_answer = "empty"
         assert answer(boundary).json()["data"] == []
+
+
+def test_windows_that_start_before_the_retention_can_be_rejected():
+    """The reading of an API that validates fromUtcDateTime: a window reaching back is refused."""
+    with EmulatorServer(
+        audit_log_retention_days=35, audit_log_retention_answer="reject-started"
+    ) as strict:
+        account = strict.account
+        organization_id = account.organizations[0]["organizationId"]
+        path = fill(ORG_AUDIT, organizationId=organization_id)
+        boundary = account.retention_boundary(35)
+        assert boundary == UtcDateTime(BASE_DATE - timedelta(days=35))
+
+        def answer(start: UtcDateTime) -> requests.Response:
+            end = UtcDateTime.from_ticks(start.ticks + ticks_of(timedelta(days=20)))
+            return get(strict, path, fromUtcDateTime=start, toUtcDateTime=end)
+
+        # Refused even though it reaches 19 days into the retention, where the plan keeps events.
+        one_tick_early = UtcDateTime.from_ticks(boundary.ticks - 1)
+        kept_inside = in_window(account, organization_id, boundary.to_datetime(), BASE_DATE)
+        assert kept_inside
+        for start in (one_tick_early, UtcDateTime(BASE_DATE - timedelta(days=50))):
+            refused = answer(start)
+            assert refused.status_code == 400
+            assert refused.json() == {
+                "fromUtcDateTime": [
+                    "The audit log retention of your plan is 35 days; fromUtcDateTime must not be"
+                    " earlier than 2026-09-27T00:00:00Z."
+                ]
+            }
+        at_boundary = answer(boundary)
+        assert at_boundary.status_code == 200
+        expected = {
+            i["auditLogId"]
+            for i in in_window(
+                account, organization_id, boundary.to_datetime(), BASE_DATE - timedelta(days=15)
+            )
+        }
+        assert expected
+        assert {i["auditLogId"] for i in at_boundary.json()["data"]} == expected
+        # Without fromUtcDateTime the window is the 7 days before toUtcDateTime (now): inside.
+        assert get(strict, path).status_code == 200
+        # The boundary follows the account's now: an event recorded later moves it.
+        later = BASE_DATE + timedelta(days=3)
+        account.add_audit_event(organization_id, at=later)
+        assert account.retention_boundary(35) == UtcDateTime(later - timedelta(days=35))
+        assert answer(boundary).status_code == 400
+        assert answer(account.retention_boundary(35)).status_code == 200
+
+
+def test_the_old_name_of_the_ended_reading_is_still_taken():
+    with EmulatorServer(audit_log_retention_days=7, audit_log_retention_answer="reject") as strict:
+        organization_id = strict.account.organizations[0]["organizationId"]
+        path = fill(ORG_AUDIT, organizationId=organization_id)
+        boundary = strict.account.retention_boundary(7)
+        start = UtcDateTime.from_ticks(boundary.ticks - ticks_of(timedelta(days=20)))
+        assert get(strict, path, fromUtcDateTime=start, toUtcDateTime=boundary).status_code == 400
+        straddling = UtcDateTime.from_ticks(boundary.ticks + ticks_of(timedelta(days=1)))
+        assert get(strict, path, fromUtcDateTime=start, toUtcDateTime=straddling).status_code == 200
+    with pytest.raises(ValueError):
+        EmulatorServer(audit_log_retention_answer="reject-everything")
 
 
 def test_added_audit_events_are_served_first(emulator):
@@ -2051,14 +2114,14 @@ def test_cli_options_reach_the_server():
             "--audit-log-retention-days",
             "35",
             "--audit-log-retention-answer",
-            "reject",
+            "reject-started",
         ]
     )
     assert (server.rate_limit_per_second, server.rate_limit_per_minute) == (20, 500)
     assert server.rate_limit_scope == "path"
     assert (server.datetime_style, server.utc_offset) == ("round_trip", "+00:00")
     assert server.audit_log_retention_days == 35
-    assert server.audit_log_retention_answer == "reject"
+    assert server.audit_log_retention_answer == "reject-started"
     defaults = server_from_arguments([])
     assert (defaults.rate_limit_per_second, defaults.rate_limit_per_minute) == (0, 0)
     assert (defaults.rate_limit_scope, defaults.datetime_style) == ("credential", "trimmed")

@@ -4,79 +4,20 @@ The test installs what the command needs the way the command does (the Makefile'
 .venv-pyairbyte target: a separate venv from requirements-pyairbyte.txt, about a minute the first
 time), then runs `make pyairbyte` with no network at all but the loopback interface, inside a
 private network namespace: PyAirbyte must not reach Airbyte's registry or telemetry, and the
-script's emulator still answers. The DuckDB file is then read with the same venv's duckdb.
+script's emulator still answers. The DuckDB file is then read with the same venv's duckdb. The
+sync runs once per test session (tests/pyairbyte_cache.py, the `pyairbyte_sync` fixture), shared
+with test_docs_sql.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections import Counter
 
-import pytest
-
-from emulator.seed import build_account
-from scripts.pyairbyte_sync import DATABASE_NAME, EXAMPLE_QUERIES
+from scripts.pyairbyte_sync import EXAMPLE_QUERIES
 from tests.expectations import expected_records
+from tests.pyairbyte_cache import ACCOUNT
+from tests.pyairbyte_cache import query as _query
 from tooling import runtime
-
-REPO_ROOT = runtime.REPO_ROOT
-PYAIRBYTE_PYTHON = REPO_ROOT / ".venv-pyairbyte" / "bin" / "python"
-# What `make pyairbyte` syncs by default: the emulator's seed-1, small account.
-ACCOUNT = build_account(1, "small")
-# Only the loopback interface: the emulator's 127.0.0.1.
-OFFLINE = 'ip link set lo up && exec "$@"'
-
-
-def _make_env() -> dict[str, str]:
-    """This process's environment without the settings of a `make` that may be running pytest."""
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
-    }
-
-
-@pytest.fixture(scope="module")
-def pyairbyte_sync(tmp_path_factory):
-    """The output of `make pyairbyte`, run offline, and the DuckDB file it wrote."""
-    install = subprocess.run(
-        ["make", "-C", str(REPO_ROOT), ".venv-pyairbyte/.installed"],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env=_make_env(),
-    )
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
-
-    output = tmp_path_factory.mktemp("pyairbyte")
-    sync = subprocess.run(
-        ["unshare", "--net", "sh", "-c", OFFLINE, "sh"]
-        + ["make", "-C", str(REPO_ROOT), "pyairbyte", f"ARGS=--output {output}"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**_make_env(), "PATH": f"{os.environ['PATH']}:/usr/sbin:/sbin"},
-    )
-    return sync, output / DATABASE_NAME
-
-
-def _query(database, sql: str) -> list[list]:
-    """Rows of one query on the DuckDB file, read with the PyAirbyte venv's duckdb."""
-    program = (
-        "import duckdb, json, sys\n"
-        "connection = duckdb.connect(sys.argv[1], read_only=True)\n"
-        "print(json.dumps(connection.execute(sys.argv[2]).fetchall(), default=str))\n"
-    )
-    completed = subprocess.run(
-        [str(PYAIRBYTE_PYTHON), "-c", program, str(database), sql],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return json.loads(completed.stdout)
 
 
 def test_make_pyairbyte_succeeds_without_network(pyairbyte_sync):
