@@ -49,7 +49,7 @@ from emulator import EmulatorServer, build_account
 from tooling import runtime
 
 SIZES = ("small", "medium", "large")  # what --scale all runs
-# Two shapes of about 430 requests each (see emulator.seed.SCALES), for choosing the concurrency.
+# Two shapes of about 430 requests each (see emulator.scales.SCALES), for choosing the concurrency.
 SHAPES = ("many-flags", "many-products")
 SCALES = SIZES + SHAPES
 REGIMES = ("latency", "limit")

@@ -10,7 +10,7 @@ from .account import AUDIT_LOG_RETENTION_DAYS
 from .datetimes import DATETIME_STYLES, UTC_OFFSETS
 from .rate_limits import RATE_LIMIT_SCOPES
 from .routes import AUDIT_LOG_RETENTION_ANSWER_ALIASES, AUDIT_LOG_RETENTION_ANSWERS
-from .seed import SCALES
+from .scales import SCALES
 from .server import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 
 

@@ -211,7 +211,8 @@ class Account:
         self.change_requests: dict[str, list[dict]] = {}
         # configId -> DeletedSettingModel list
         self.deleted_settings: dict[str, list[dict]] = {}
-        # settingId -> CodeReferenceModel list (empty for a flag no scan found), every setting
+        # settingId -> CodeReferenceModel list (empty for a flag no scan found), every setting; a
+        # report (codeReferenceId) covers several flags of one config, listed under each
         self.code_references: dict[int, list[dict]] = {}
         # (configId, environmentId) -> the SDK ID a Proxy Profile lists with the pair's SDK keys
         self.sdk_ids: dict[tuple[str, str], str] = {}

@@ -14,7 +14,9 @@ the same as before these endpoints were served. What it adds agrees with that da
   `changeRequestCount` is not 0;
 * deleted flags never reuse a key of a live flag of their config;
 * only flags in `code_referenced_setting_ids` (what stale flags call `hasCodeReferences`) have code
-  references; one scan (repository, branch) has one commit and upload time for all its flags;
+  references. A reference report is one upload for a config, a repository and a branch, covering
+  many flags: its `codeReferenceId` comes back under each of them. One scan (repository, branch)
+  has one commit and upload time for all its flags;
 * preferences repeat the product's and its environments' reasonRequired / approveRequired;
 * a Proxy Profile's SDK keys are the SDK keys of the pairs its rules select.
 
@@ -36,13 +38,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .account import BASE_DATE, SECRET_MARKER, Account
 from .datetimes import TICKS_PER_SECOND, UtcDateTime, ticks_of
-
-if TYPE_CHECKING:
-    from .seed import Scale
+from .scales import Scale
+from .texts import TypedText
 
 MINUTE = ticks_of(timedelta(minutes=1))
 HOUR = ticks_of(timedelta(hours=1))
@@ -144,6 +145,8 @@ class GovernanceBuilder:
 
     def __init__(self, account: Account, sizes: Scale, users: dict[str, list[dict]]) -> None:
         self.rng = random.Random(f"{account.seed}:governance")
+        # Free text as users type it (see `texts`).
+        self.texts = TypedText(account.seed, "governance")
         self.account = account
         self.sizes = sizes
         # organizationId -> everyone in that organization's data (seed's `_Builder.users`)
@@ -241,7 +244,9 @@ class GovernanceBuilder:
         return {
             "proxyProfileId": profile_id,
             "name": name,
-            "description": description,
+            "description": self.texts.optional(
+                description, field="proxy profile description", max_length=1000
+            ),
             "lastAccessedAt": (
                 None if never_used else self.stamp(BASE_TICKS - 3 * DAY, BASE_TICKS - MINUTE)
             ),
@@ -333,7 +338,11 @@ class GovernanceBuilder:
                 {
                     "key": key,
                     "name": name,
-                    "hint": f"Controls {name.lower()}" if self.chance(0.5) else None,
+                    "hint": self.texts.optional(
+                        f"Controls {name.lower()}" if self.chance(0.5) else None,
+                        field="deleted flag hint",
+                        max_length=1000,
+                    ),
                     "settingType": self.rng.choice(
                         ["boolean", "boolean", "string", "int", "double"]
                     ),
@@ -342,40 +351,51 @@ class GovernanceBuilder:
         return deleted
 
     def _code_references(self, product: dict) -> None:
+        """Reference reports as the ConfigCat CLI uploads them (CodeReferenceRequest): one for a
+        config, a repository and a branch, holding the references of every flag of that config
+        the scan found. `codeReferenceId` names the report, so the same id comes back under each
+        flag it covers. The first repository's main branch reads every referenced flag of a
+        config; other branches find some of them. One scan (repository, branch) has one commit,
+        upload time and uploader for every config it reports."""
         organization = _slug(product["organization"]["name"])
         kinds = self.rng.sample(REPOSITORY_KINDS, self.rng.randint(1, 2))
         repositories = [f"{organization}/{_slug(product['name'])}-{kind}" for kind in kinds]
-        # One scan per repository and branch: one commit and upload for all its flags.
         scans = {}
         for repository in repositories:
             for branch in BRANCHES:
                 commit = self.token(40, "0123456789abcdef")
                 scans[(repository, branch)] = {
+                    "repository": repository,
+                    "branch": branch,
                     "commitHash": commit,
                     "commitUrl": f"https://github.com/{repository}/commit/{commit}",
                     "syncedAt": self.stamp(BASE_TICKS - 30 * DAY, BASE_TICKS - HOUR),
                     "uploader": self.rng.choice(UPLOADERS),
                 }
-        pairs = list(scans)
+        main, *others = scans.values()
         for config in self.account.configs[product["productId"]]:
+            # This config's report of each scan.
+            reports = {key: scan | {"codeReferenceId": self.uuid()} for key, scan in scans.items()}
+            others_of_config = [reports[(o["repository"], o["branch"])] for o in others]
+            main_report = reports[(main["repository"], main["branch"])]
             for setting in self.account.settings[config["configId"]]:
-                references = []
+                chosen = []
                 if setting["settingId"] in self.account.code_referenced_setting_ids:
-                    for repository, branch in self.rng.sample(pairs, self.rng.randint(1, 3)):
-                        scan = scans[(repository, branch)]
-                        references.append(
-                            {
-                                "branch": branch,
-                                "references": self._reference_lines(setting, repository, scan),
-                                "commitUrl": scan["commitUrl"],
-                                "commitHash": scan["commitHash"],
-                                "syncedAt": scan["syncedAt"],
-                                "repository": repository,
-                                "codeReferenceId": self.uuid(),
-                                "uploader": scan["uploader"],
-                            }
-                        )
-                self.account.code_references[setting["settingId"]] = references
+                    extra = self.rng.randint(1 if setting["order"] == 0 else 0, 2)
+                    chosen = [main_report, *self.rng.sample(others_of_config, extra)]
+                self.account.code_references[setting["settingId"]] = [
+                    {
+                        "branch": report["branch"],
+                        "references": self._reference_lines(setting, report["repository"], report),
+                        "commitUrl": report["commitUrl"],
+                        "commitHash": report["commitHash"],
+                        "syncedAt": report["syncedAt"],
+                        "repository": report["repository"],
+                        "codeReferenceId": report["codeReferenceId"],
+                        "uploader": report["uploader"],
+                    }
+                    for report in chosen
+                ]
 
     def _reference_lines(self, setting: dict, repository: str, scan: dict) -> list[dict]:
         kind = repository.rsplit("-", 1)[1]
@@ -696,8 +716,12 @@ class GovernanceBuilder:
             "environmentId": target.environment["environmentId"],
             "changeRequestStatus": "open",
             "needsAttention": False,
-            "title": title,
-            "reason": self.rng.choice(REASONS) if self.chance(0.7) else None,
+            "title": self.texts.name(title, probability=0.15),
+            "reason": self.texts.optional(
+                self.rng.choice(REASONS) if self.chance(0.7) else None,
+                field="change request reason",
+                max_length=1000,
+            ),
             "applyAt": None,
             "createdAt": created,
             "creatorUserEmail": creator["email"],
@@ -818,8 +842,12 @@ class GovernanceBuilder:
             draft["comments"].append(
                 {
                     "changeRequestCommentId": None,
-                    "body": self.rng.choice(
-                        COMMENTS + ([REASON_COMMENT] if draft["reason"] is None else [])
+                    "body": self.texts.note(
+                        self.rng.choice(
+                            COMMENTS + ([REASON_COMMENT] if draft["reason"] is None else [])
+                        ),
+                        field="comment body",
+                        max_length=5000,
                     ),
                     "createdAt": at,
                     "userEmail": author["email"],

@@ -2,8 +2,8 @@
 
 Every name, id, value and date is drawn from `random.Random(seed)` and the account's fixed base
 date (`account.BASE_DATE`), never from the wall clock, so the same seed and scale give
-byte-identical responses. `SCALES` says how many of each entity a scale holds; the word lists after
-`build_account` are what names and values are drawn from, and `_Builder` draws them. The
+byte-identical responses. `scales.SCALES` says how many of each entity a scale holds; the word
+lists after `build_account` are what names and values are drawn from, and `_Builder` draws them. The
 governance data (change requests, deleted flags, code references, preferences, Proxy Profiles,
 organization limitations) is drawn last, by `governance`, from a generator of its own.
 
@@ -23,129 +23,13 @@ from typing import Any
 from .account import BASE_DATE, SECRET_MARKER, Account
 from .datetimes import UtcDateTime, ticks_of, ticks_since_epoch
 from .governance import GovernanceBuilder
+from .scales import SCALES
+from .texts import TypedText
 
 # A seeded invitation older than this is `expired`.
 INVITATION_LIFETIME = timedelta(days=14)
 
 SETTING_TYPES = ("boolean", "string", "int", "double")
-
-
-@dataclass(frozen=True)
-class Scale:
-    products_per_organization: tuple[int, ...]
-    environments: tuple[int, int]  # inclusive range, drawn per product
-    configs: tuple[int, int]
-    flags: tuple[int, int]  # per config
-    permission_groups: tuple[int, int]
-    tags: int  # per product, like everything below that is not per organization
-    segments: int
-    webhooks: int
-    integrations: int
-    invitations: int
-    users_per_organization: int
-    audit_events_per_organization: int
-    # The governance data (see `governance`):
-    change_requests: tuple[int, int]  # per product, drawn
-    busy_change_requests: int  # the account's first product: more than the default page of 25
-    deleted_flags: tuple[int, int]  # per config; a product's first config has at least one
-    proxy_profiles: int  # per organization
-
-
-SCALES = {
-    "small": Scale(
-        products_per_organization=(2, 1),
-        environments=(2, 3),
-        configs=(2, 3),
-        flags=(4, 6),
-        permission_groups=(2, 3),
-        tags=3,
-        segments=2,
-        webhooks=2,
-        integrations=2,
-        invitations=2,
-        users_per_organization=6,
-        audit_events_per_organization=250,
-        change_requests=(4, 7),
-        busy_change_requests=30,
-        deleted_flags=(1, 3),
-        proxy_profiles=2,
-    ),
-    "medium": Scale(
-        products_per_organization=(10, 10),
-        environments=(4, 4),
-        configs=(3, 3),
-        flags=(25, 25),
-        permission_groups=(3, 3),
-        tags=5,
-        segments=4,
-        webhooks=3,
-        integrations=2,
-        invitations=3,
-        users_per_organization=15,
-        audit_events_per_organization=1000,
-        change_requests=(3, 8),
-        busy_change_requests=30,
-        deleted_flags=(0, 4),
-        proxy_profiles=3,
-    ),
-    "large": Scale(
-        products_per_organization=(100, 100),
-        environments=(4, 4),
-        configs=(3, 3),
-        flags=(25, 25),
-        permission_groups=(3, 3),
-        tags=5,
-        segments=4,
-        webhooks=3,
-        integrations=2,
-        invitations=3,
-        users_per_organization=40,
-        audit_events_per_organization=4000,
-        change_requests=(3, 6),
-        busy_change_requests=30,
-        deleted_flags=(0, 4),
-        proxy_profiles=4,
-    ),
-    # Two shapes of about the same number of requests, under the 500-a-minute limit, for choosing
-    # the concurrency: a few products holding many flags (most requests are per flag), and many
-    # products holding a few (most requests are per product).
-    "many-flags": Scale(
-        products_per_organization=(2,),
-        environments=(3, 3),
-        configs=(4, 4),
-        flags=(40, 40),
-        permission_groups=(3, 3),
-        tags=5,
-        segments=4,
-        webhooks=3,
-        integrations=2,
-        invitations=3,
-        users_per_organization=10,
-        audit_events_per_organization=500,
-        change_requests=(3, 5),
-        busy_change_requests=30,
-        deleted_flags=(1, 3),
-        proxy_profiles=2,
-    ),
-    "many-products": Scale(
-        products_per_organization=(13,),
-        environments=(2, 2),
-        configs=(2, 2),
-        flags=(3, 3),
-        permission_groups=(2, 2),
-        tags=2,
-        segments=1,
-        webhooks=1,
-        integrations=1,
-        invitations=1,
-        users_per_organization=10,
-        audit_events_per_organization=500,
-        change_requests=(3, 3),
-        busy_change_requests=30,
-        deleted_flags=(1, 1),
-        proxy_profiles=2,
-    ),
-}
 
 
 def build_account(seed: int = 1, scale: str = "small") -> Account:
@@ -194,6 +78,14 @@ FLAG_NOUNS = [
     "Reviews",
     "Wishlist",
 ]
+# How some last names are written where people spell them (their email addresses keep ASCII).
+DISPLAYED_LAST_NAMES = {
+    "Muller": "Müller",
+    "Kovacs": "Kovács",
+    "Garcia": "García",
+    "Novak": "Novák",
+    "Tanaka": "Tanaka (田中)",
+}
 TAG_NAMES = [("frontend", "panther"), ("backend", "whale"), ("experiment", None), ("ops", "salmon")]
 TAG_NAMES += [("legacy", "citrus"), ("mobile", "koala")]
 STRING_VALUES = ["red", "green", "blue", "variant-a", "variant-b", "control"]
@@ -254,6 +146,8 @@ class _Builder:
         # Fractions of seconds come from a generator of their own, so that they leave every
         # other value of a seed as it was before date-times had them.
         self.fraction_rng = random.Random(f"{seed}:fractions")
+        # Free text as users type it (see `texts`), from generators of their own as well.
+        self.texts = TypedText(seed, "seed")
         self.sizes = SCALES[scale]
         self.account = Account(seed, scale)
         self.next_setting_id = 1001
@@ -304,6 +198,11 @@ class _Builder:
             account.organizations.append(organization)
             account.organizations_by_id[organization["organizationId"]] = organization
             users = self.users[organization["organizationId"]] = self._users(organization)
+            if account.organizations[0] is not organization:
+                # The first organization's admin (whose credential reads the account) is this
+                # one's admin too: the same user (id, name, email), as ConfigCat has one user
+                # for a person in every organization and product.
+                users[0] = self.users[account.organizations[0]["organizationId"]][0]
             account.feature_flag_limitations[organization["organizationId"]] = self._limitations()
             products = [
                 self._product(organization, next(product_names), order)
@@ -351,7 +250,7 @@ class _Builder:
             users.append(
                 {
                     "userId": self.uuid(),
-                    "fullName": f"{first} {last}",
+                    "fullName": f"{first} {DISPLAYED_LAST_NAMES.get(last, last)}",
                     "email": f"{first}.{last}@{domain}".lower(),
                     "twoFactorEnabled": self.chance(0.6),
                 }
@@ -362,8 +261,12 @@ class _Builder:
         product = {
             "organization": organization,
             "productId": self.uuid(),
-            "name": name,
-            "description": f"Feature flags of {name}" if self.chance(0.7) else None,
+            "name": self.texts.name(name),
+            "description": self.texts.optional(
+                f"Feature flags of {name}" if self.chance(0.7) else None,
+                field="product description",
+                max_length=1000,
+            ),
             "order": order,
             "reasonRequired": self.chance(0.3),
             "approveRequired": self.chance(0.2),
@@ -414,7 +317,11 @@ class _Builder:
             "environmentId": self.uuid(),
             "name": name,
             "color": color,
-            "description": f"{name} of {product['name']}" if self.chance(0.5) else None,
+            "description": self.texts.optional(
+                f"{name} of {product['name']}" if self.chance(0.5) else None,
+                field="environment description",
+                max_length=1000,
+            ),
             "order": order,
             "reasonRequired": order == 0 and self.chance(0.5),
             "approveRequired": order == 0 and product["approveRequired"],
@@ -437,7 +344,11 @@ class _Builder:
             "product": product,
             "segmentId": self.uuid(),
             "name": ["Beta users", "Internal staff", "EU customers", "Premium plan"][index % 4],
-            "description": "Users who opted in" if self.chance(0.5) else None,
+            "description": self.texts.optional(
+                "Users who opted in" if self.chance(0.5) else None,
+                field="segment description",
+                max_length=1000,
+            ),
             "creatorEmail": creator["email"] if named_creator else None,
             "creatorFullName": creator["fullName"] if named_creator else None,
             "createdAt": self.precise(created),
@@ -527,7 +438,11 @@ class _Builder:
             "product": product,
             "configId": self.uuid(),
             "name": name,
-            "description": f"{name} of {product['name']}" if self.chance(0.5) else None,
+            "description": self.texts.optional(
+                f"{name} of {product['name']}" if self.chance(0.5) else None,
+                field="config description",
+                max_length=1000,
+            ),
             "order": order,
             "migratedConfigId": None,
             "evaluationVersion": version,
@@ -552,8 +467,12 @@ class _Builder:
             setting = {
                 "settingId": self.next_setting_id,
                 "key": key,
-                "name": self._flag_name(key),
-                "hint": f"Controls {self._flag_name(key).lower()}" if self.chance(0.6) else None,
+                "name": self.texts.name(self._flag_name(key)),
+                "hint": self.texts.optional(
+                    f"Controls {self._flag_name(key).lower()}" if self.chance(0.6) else None,
+                    field="setting hint",
+                    max_length=1000,
+                ),
                 "order": index,
                 "settingType": setting_type,
                 "isJson": is_json,
@@ -568,7 +487,10 @@ class _Builder:
             self.next_setting_id += 1
             if self.chance(0.3):
                 account.watched_setting_ids.add(setting["settingId"])
-            if self.chance(0.4):
+            # The first two flags of a config are in its code (so a reference report covers
+            # several flags), the third is in none, the rest are drawn.
+            referenced = self.chance(0.4)
+            if index < 2 or (referenced and index != 2):
                 account.code_referenced_setting_ids.add(setting["settingId"])
             setting_tags = [
                 {
@@ -634,7 +556,11 @@ class _Builder:
             {
                 "value": self._typed_value(setting_type, raw, include_variation=False),
                 "name": str(raw).capitalize(),
-                "hint": f"Use {raw}" if self.chance(0.5) else None,
+                "hint": self.texts.optional(
+                    f"Use {raw}" if self.chance(0.5) else None,
+                    field="variation hint",
+                    max_length=1000,
+                ),
                 "predefinedVariationId": self.uuid(),
             }
             for raw in raw_values
@@ -647,7 +573,11 @@ class _Builder:
         return [
             {
                 "key": f"CFG-{number}",
-                "description": f"Roll out ticket CFG-{number}",
+                "description": self.texts.note(
+                    f"Roll out ticket CFG-{number}",
+                    field="integration link description",
+                    max_length=1000,
+                ),
                 "integrationLinkType": "jira",
                 "url": f"https://example.atlassian.net/browse/CFG-{number}",
             }
@@ -766,7 +696,10 @@ class _Builder:
                 "stringValue": None,
                 "doubleValue": None,
                 "listValue": [
-                    {"value": value, "hint": "pilot" if self.chance(0.3) else None}
+                    {
+                        "value": value,
+                        "hint": self.texts.optional("pilot" if self.chance(0.3) else None),
+                    }
                     for value in comparison
                 ],
             }
@@ -1130,7 +1063,12 @@ class _Builder:
                 where=where,
                 action_target=target,
                 details=details,
-                why=self.rng.choice([None, None, "Release 4.2", "Customer request"]),
+                why=self.texts.optional(
+                    self.rng.choice([None, None, "Release 4.2", "Customer request"]),
+                    probability=0.5,
+                    field="audit why",
+                    max_length=1000,
+                ),
             )
             if self.chance(0.05):
                 item["userEmail"] = None

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emulator import EmulatorServer
-from emulator.seed import SCALES
+from emulator.scales import SCALES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

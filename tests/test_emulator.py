@@ -6,6 +6,7 @@ paths that serve them, so a wrong answer from the server fails here.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import json
 import math
@@ -165,6 +166,58 @@ def format_checker(date_times: list[str] | None = None) -> jsonschema.FormatChec
         return not isinstance(value, int) or -(2**63) <= value < 2**63
 
     return checker
+
+
+# -- the modules --------------------------------------------------------------------------------
+
+
+def emulator_imports() -> dict[str, set[str]]:
+    """Each module of `emulator/` -> the emulator modules it imports (also under TYPE_CHECKING)."""
+    package = REPO / "emulator"
+    modules = {path.stem for path in package.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and not (node.module or "").startswith("emulator"):
+                    continue
+                base = (node.module or "").removeprefix("emulator").lstrip(".")
+                names = [base] if base else [alias.name for alias in node.names]
+                names = [name if node.level else f"emulator.{name}" for name in names]
+                names = [name.removeprefix("emulator.") for name in names]
+                if not base and node.level == 0:
+                    names.append("__init__")
+            else:
+                continue
+            for name in names:
+                name = name.removeprefix("emulator.").split(".")[0]
+                if name == "emulator":
+                    name = "__init__"
+                if name in modules and name != path.stem:
+                    found.add(name)
+        graph[path.stem] = found
+    return graph
+
+
+def test_no_two_emulator_modules_import_each_other():
+    graph = emulator_imports()
+    assert graph["seed"] >= {"governance", "scales"}  # the check sees relative imports
+    assert graph["__init__"] >= {"seed", "server"}
+    cycles = []
+    for start in graph:
+        # Every module reachable from `start`; a cycle through `start` leads back to it.
+        seen, stack = set(), list(graph[start])
+        while stack:
+            module = stack.pop()
+            if module not in seen:
+                seen.add(module)
+                stack += graph[module]
+        if start in seen:
+            cycles.append(start)
+    assert not cycles, f"modules on an import cycle: {sorted(cycles)}; {graph}"
 
 
 # -- the seeded data ------------------------------------------------------------------------------
@@ -389,6 +442,110 @@ def test_different_seed_changes_ids_names_and_values():
     assert [c["createdAt"] for cs in one.change_requests.values() for c in cs] != [
         c["createdAt"] for cs in two.change_requests.values() for c in cs
     ]
+
+
+def strings_in(value) -> list[str]:
+    if isinstance(value, dict):
+        return [text for inner in value.values() for text in strings_in(inner)]
+    if isinstance(value, list):
+        return [text for inner in value for text in strings_in(inner)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_free_text_carries_what_users_type(account_server):
+    """Notes, names, descriptions, hints, reasons and comments hold what real users type, the
+    words the connector's response filters look for included, not text that agrees with it."""
+    texts: list[str] = []
+    for _, path, query in served_paths(account_server.account):
+        response = get(account_server, path, **query)
+        assert response.status_code == 200, path
+        texts += strings_in(json.loads(response.content.decode("utf-8", errors="strict")))
+    joined = "\n".join(texts)
+    for word in ("retention", "retry", "not valid json", "rate limit", "error"):
+        assert word in joined.lower(), word
+    for fragment in ("Retention policy", "'", '"', "{{ config }}", "{% if", "{}", "\\"):
+        assert fragment in joined, fragment
+    for fragment in ("\n", "\r\n", "é", "ű", "チ", "功", "🚀", "\u2028", "<script>"):
+        assert fragment in joined, fragment
+
+
+def test_free_text_reaches_the_api_s_maximum_lengths_and_never_passes_them():
+    account = build_account()
+    settings = [s for settings in account.settings.values() for s in settings]
+    change_requests = list(account.change_requests_by_id.values())
+    values = [v for vs in account.setting_values.values() for v in vs]
+    limits = {  # the OpenAPI document's maxLength, in UTF-16 code units as .NET counts
+        "hint": (1000, [s["hint"] for s in settings]),
+        "name": (255, [s["name"] for s in settings] + [p["name"] for p in account.products]),
+        "description": (
+            1000,
+            [p["description"] for p in account.products]
+            + [c["description"] for configs in account.configs.values() for c in configs]
+            + [e["description"] for es in account.environments.values() for e in es]
+            + [link["description"] for v in values for link in v["integrationLinks"]],
+        ),
+        "title": (255, [c["title"] for c in change_requests]),
+        "reason": (1000, [c["reason"] for c in change_requests]),
+        "body": (5000, [m["body"] for c in change_requests for m in c["comments"]]),
+    }
+    for field, (limit, values) in limits.items():
+        lengths = [len(text.encode("utf-16-le")) // 2 for text in values if text is not None]
+        assert max(lengths) <= limit, field
+    for field in ("hint", "description", "body"):
+        limit, values = limits[field]
+        assert any(len(text or "") == limit for text in values), field
+
+
+def test_served_text_is_the_account_s_to_the_character(account_server):
+    """No escaping bug: quotes, backslashes, braces, line breaks and non-ASCII text come back as
+    the account holds them, in strict UTF-8 JSON."""
+    account = account_server.account
+    checked = Counter()
+    for config_id, settings in account.settings.items():
+        response = get(account_server, f"/v1/configs/{config_id}/settings")
+        assert json.loads(response.content.decode("utf-8")) == served(settings)
+        checked["settings"] += 1
+    for change_request_id, change_request in account.change_requests_by_id.items():
+        path = fill(CHANGE_REQUEST, changeRequestId=change_request_id)
+        assert get(account_server, path).json() == served(change_request)
+        checked["change requests"] += 1
+    window = {"fromUtcDateTime": "2026-10-02T00:00:00Z", "toUtcDateTime": "2026-11-01T00:00:00Z"}
+    for organization in account.organizations:
+        organization_id = organization["organizationId"]
+        expected = account.audit_log_items(organization_id, *window.values())
+        served_items = []
+        for page_number in range(1, 100):
+            page = get(
+                account_server,
+                fill(ORG_AUDIT, organizationId=organization_id),
+                **window,
+                pageNumber=page_number,
+            ).json()
+            served_items += page["data"]
+            if not page["paging"] or not page["paging"]["hasNext"]:
+                break
+        assert served_items == served(expected)
+        whys = [item["why"] for item in served_items if item["why"]]
+        assert any("{" in why or "\\" in why or '"' in why for why in whys)
+        checked["audit logs"] += 1
+    assert min(checked.values()) > 0
+
+
+def test_ids_the_api_shares_are_shared():
+    account = build_account()
+    # The same person (id, name, email) in both organizations.
+    people = [
+        {(u["userId"], u["fullName"], u["email"]) for u in account.organization_users[o]}
+        for o in account.organization_users
+    ]
+    assert set.intersection(*people)
+    # A tag on several flags.
+    flags = [flag for settings in account.settings.values() for flag in settings]
+    tagged = Counter(tag["tagId"] for flag in flags for tag in flag["tags"])
+    assert max(tagged.values()) > 1
+    # A report over several flags (see test_a_code_reference_report_spans_flags_of_one_config).
+    reports = Counter(r["codeReferenceId"] for rs in account.code_references.values() for r in rs)
+    assert max(reports.values()) > 1
 
 
 # -- shapes -------------------------------------------------------------------------------------
@@ -1458,6 +1615,40 @@ def test_code_references_exist_for_the_flags_stale_flags_say_have_them(account_s
             key = (report["repository"], report["branch"])
             scans.setdefault(key, set()).add((report["commitHash"], report["syncedAt"]))
     assert all(len(found) == 1 for found in scans.values())
+
+
+def test_a_code_reference_report_spans_flags_of_one_config(account_server):
+    """`codeReferenceId` names a report (one CodeReferenceRequest: a config, a repository, a
+    branch, the references of many flags), so the same id comes back under each flag it covers:
+    it alone does not name a record, (settingId, codeReferenceId) does."""
+    account = account_server.account
+    config_of = {s["settingId"]: c for c, settings in account.settings.items() for s in settings}
+    flags_of: dict[str, list[int]] = {}
+    reports: dict[str, set] = {}
+    pairs = []
+    for settings in account.settings.values():
+        for setting in settings:
+            path = fill(CODE_REFERENCES, settingId=setting["settingId"])
+            for report in get(account_server, path).json():
+                report_id = report["codeReferenceId"]
+                flags_of.setdefault(report_id, []).append(setting["settingId"])
+                upload = (report["repository"], report["branch"], report["commitHash"])
+                reports.setdefault(report_id, set()).add(upload + (report["uploader"],))
+                pairs.append((setting["settingId"], report_id))
+    assert len(set(pairs)) == len(pairs)
+    assert len(flags_of) < len(pairs)  # the old primary key [codeReferenceId] collides
+    assert all(len(found) == 1 for found in reports.values())  # one upload each
+    for flags in flags_of.values():
+        assert len({config_of[flag] for flag in flags}) == 1
+    # Every config's references come in a report covering several of its flags.
+    for config_id in account.settings:
+        assert any(
+            len(flags) > 1 and config_of[flags[0]] == config_id for flags in flags_of.values()
+        )
+    # Some flags are in no report, some in several.
+    counts = Counter(flag for flag, _ in pairs)
+    assert any(count > 1 for count in counts.values())
+    assert len(counts) < len(config_of)
 
 
 def test_preferences_repeat_the_product_and_its_environments(account_server):

@@ -43,6 +43,15 @@ def synced(request):
         yield server, result
 
 
+def test_output_lines_split_at_newlines_only():
+    """Free text may hold U+2028 and the like raw (the runtime writes JSON without escaping
+    them); a reader that split there would drop the record."""
+    record = {"type": "RECORD", "record": {"stream": "s", "data": {"why": "a\u2028b\x85c\x1ed"}}}
+    stdout = json.dumps(record, ensure_ascii=False) + "\n" + json.dumps(record) + "\n"
+    result = runtime.parse_output(0, stdout, "")
+    assert result.records == {"s": [record["record"]["data"]] * 2}
+
+
 def test_sync_succeeds(synced):
     _, result = synced
     assert result.returncode == 0, result.stderr[-2000:]

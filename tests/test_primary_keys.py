@@ -40,7 +40,7 @@ from airbyte_cdk.sources.types import StreamSlice
 from emulator import Account, EmulatorServer, build_account
 from emulator.account import AUDIT_LOG_RETENTION_DAYS
 from emulator.routes import ROUTES, Api, match_route
-from emulator.seed import SCALES
+from emulator.scales import SCALES
 from tooling import runtime
 
 RUNTIME_SCALES = ("small", "many-flags", "many-products")

@@ -229,7 +229,9 @@ def messages(
 
 def parse_output(returncode: int, stdout: str, stderr: str) -> RunResult:
     """A finished run's result: its Airbyte messages, and the records by stream."""
-    messages = list(airbyte_messages(stdout.splitlines()))
+    # One message a line, split at "\n" only, as the platform reads them: `splitlines` would also
+    # split at the U+2028, U+2029, \x1c-\x1e and \x85 that a record's text may hold raw.
+    messages = list(airbyte_messages(stdout.split("\n")))
     records: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for message in messages:
         if message.get("type") == "RECORD":
