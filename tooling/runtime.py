@@ -188,21 +188,23 @@ def messages(
     env: dict[str, str] | None = None,
     timeout: float | None = 900,
     executable: Path = RUNTIME,
+    manifest_path: Path = MANIFEST_PATH,
 ) -> Iterator[LiveRun]:
     """Start one connector command with the stock runtime and stream its Airbyte messages.
 
     The same command line as `run`. Memory stays flat however much the connector emits: stdout
     is read a line at a time and stderr goes to a temporary file (read into `stderr` at the
     end), so neither pipe can fill up. The process is ended when the block is left. `timeout`
-    None: no time limit.
+    None: no time limit. `manifest_path`: another manifest to run (a test's variant of this one).
     """
     with tempfile.TemporaryDirectory(prefix="configcat-run-") as workdir:
         work = Path(workdir)
         if inject_manifest:
-            config = {**config, "__injected_declarative_manifest": manifest()}
+            injected = yaml.safe_load(Path(manifest_path).read_text())
+            config = {**config, "__injected_declarative_manifest": injected}
         args = [str(executable), command, "--config", _write(work / "config.json", config)]
         if not inject_manifest:
-            args += ["--manifest-path", str(MANIFEST_PATH)]
+            args += ["--manifest-path", str(manifest_path)]
         if configured_catalog is not None:
             args += ["--catalog", _write(work / "catalog.json", configured_catalog)]
         if state is not None:
