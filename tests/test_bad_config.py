@@ -25,13 +25,14 @@ CREDENTIAL_REJECTED = (
     " base_url points to the ConfigCat Public Management API."
 )
 NOT_CONFIGCAT = (
-    "{url}/v1/organizations did not answer like the ConfigCat Public Management API. Check"
-    " base_url (it should be https://api.configcat.com unless you use a dedicated ConfigCat host)."
+    "The answer to stream organizations is not one of the ConfigCat Public Management API. Check"
+    " base_url ({url}): it should be https://api.configcat.com unless you use a dedicated"
+    " ConfigCat host."
 )
 NOT_JSON = (
-    "The answer of {url}/v1/organizations is not valid JSON (Content-Type: {content_type}). If"
-    " base_url is not the ConfigCat Public Management API, correct it; otherwise the API sent a"
-    " broken page: run the sync again."
+    "The answer to stream organizations is not valid JSON (Content-Type: {content_type}). If"
+    " base_url ({url}) is not the ConfigCat Public Management API, correct it; otherwise the API"
+    " sent a broken page: run the sync again."
 )
 
 
