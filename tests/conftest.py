@@ -1,6 +1,14 @@
 import pytest
 
 from emulator import EmulatorServer
+from tests.sync_helpers import RUNTIMES
+
+
+@pytest.fixture(params=list(RUNTIMES))
+def cdk(request):
+    """The id of a supported runtime (`cdk-7.39.1`, `cdk-7.23.8`): a behaviour test that takes
+    it runs on both; `RUNTIMES[cdk]` is its `source-declarative-manifest`."""
+    return request.param
 
 
 @pytest.fixture

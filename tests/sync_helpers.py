@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from emulator import DEFAULT_PASSWORD, DEFAULT_USERNAME, EmulatorServer
 from tooling import runtime
@@ -31,6 +32,56 @@ from tooling import runtime
 BASIC_CREDENTIAL = base64.b64encode(f"{DEFAULT_USERNAME}:{DEFAULT_PASSWORD}".encode()).decode()
 
 MANIFEST = runtime.manifest()
+
+# The runtimes the README supports, by test id: this project's airbyte-cdk and the Builder's.
+# Behaviour tests take the `cdk` fixture (tests/conftest.py) to run on both.
+RUNTIMES = {"cdk-7.39.1": runtime.RUNTIME, "cdk-7.23.8": runtime.OLDEST_RUNTIME}
+DEFAULT_CDK = "cdk-7.39.1"
+
+# A scenario runs on the runtime its Background thread was started for (`run` reads it).
+_scenario = threading.local()
+
+
+def scenario_runtime() -> Path:
+    return RUNTIMES[getattr(_scenario, "cdk", DEFAULT_CDK)]
+
+
+# In the fast manifest, the ExponentialBackoffStrategy waits FAST_BACKOFF_FACTOR * 2**n s (n = 1
+# to 6) instead of 2**n s; everything else is the shipped manifest.
+FAST_BACKOFF_FACTOR = 0.01
+_fast_manifest: Path | None = None
+_fast_manifest_lock = threading.Lock()
+
+
+def fast_retry_manifest() -> Path:
+    """manifest.yaml with a small exponential backoff factor, for tests that prove that a fault
+    is retried max_retries times and then fails, not how long the shipped waits are (those are
+    proved on the shipped manifest: tests/test_faults.py, a 429 without Retry-After). Derived
+    from manifest.yaml at test time, written once per test process to a temporary file."""
+    global _fast_manifest
+    with _fast_manifest_lock:
+        if _fast_manifest is None:
+            manifest = runtime.manifest()
+            strategies = [
+                strategy
+                for strategy in runtime.components_of_type(manifest, "ExponentialBackoffStrategy")
+            ]
+            assert strategies, "manifest.yaml has no ExponentialBackoffStrategy any more"
+            for strategy in strategies:
+                strategy["factor"] = FAST_BACKOFF_FACTOR
+            folder = Path(tempfile.mkdtemp(prefix="configcat-fast-manifest-"))
+            path = folder / "manifest.yaml"
+            path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+            _fast_manifest = path
+        return _fast_manifest
+
+
+def backoff_waits(factor: float, retries: int = 6) -> tuple[float, ...]:
+    """The waits the runtime logs for an ExponentialBackoffStrategy: factor * 2**n, plus the 1 s
+    that the runtime adds to every user-defined wait."""
+    return tuple(factor * 2**n + 1 for n in range(1, retries + 1))
+
+
 PRIMARY_KEYS = {
     name: stream["primary_key"] for name, stream in MANIFEST["definitions"]["streams"].items()
 }
@@ -53,8 +104,13 @@ def run(
     config: dict | None = None,
     streams: list[str] | None = None,
     debug: bool = False,
+    executable: Path | None = None,
+    manifest_path: Path = runtime.MANIFEST_PATH,
 ) -> Outcome:
-    """Run the stock runtime against `server`, with a request cache of its own."""
+    """Run the stock runtime against `server`, with a request cache of its own.
+
+    `executable`: by default the runtime the running scenario was started for (this project's
+    airbyte-cdk outside a scenario)."""
     with tempfile.TemporaryDirectory(prefix="configcat-cache-") as cache:
         started = time.monotonic()
         result = runtime.run(
@@ -63,6 +119,8 @@ def run(
             configured_catalog=runtime.catalog(streams) if command == "read" else None,
             debug=debug,
             env={"REQUEST_CACHE_PATH": cache},
+            executable=executable or scenario_runtime(),
+            manifest_path=manifest_path,
         )
         return Outcome(server, result, time.monotonic() - started)
 
@@ -77,7 +135,7 @@ def read_measuring_memory(server: EmulatorServer, streams: list[str] | None = No
         work = Path(workdir)
         (work / "config.json").write_text(json.dumps(server.connector_config()))
         (work / "catalog.json").write_text(json.dumps(runtime.catalog(streams)))
-        args = [str(runtime.RUNTIME), "read", "--config", str(work / "config.json")]
+        args = [str(scenario_runtime()), "read", "--config", str(work / "config.json")]
         args += ["--catalog", str(work / "catalog.json")]
         args += ["--manifest-path", str(runtime.MANIFEST_PATH)]
         env = {**os.environ, "REQUEST_CACHE_PATH": str(work / "cache")}
@@ -166,28 +224,46 @@ class Background:
         self._futures: dict[tuple[str, str], Future] = {}
         self._lock = threading.Lock()
 
-    def start(self, registry: Scenarios, name: str) -> Future:
+    def start(self, registry: Scenarios, name: str, cdk: str = DEFAULT_CDK) -> Future:
         with self._lock:
-            key = (registry.module_name, name)
+            key = (registry.module_name, name, cdk)
             if key not in self._futures:
-                self._futures[key] = self._pool.submit(registry.functions[name])
+                self._futures[key] = self._pool.submit(self._run, registry.functions[name], cdk)
             return self._futures[key]
 
-    def start_selected(self, items) -> None:
+    @staticmethod
+    def _run(function: Callable[[], Outcome], cdk: str) -> Outcome:
+        _scenario.cdk = cdk
+        try:
+            return function()
+        finally:
+            del _scenario.cdk
+
+    def start_selected(self, items, module=None) -> None:
+        """Start the scenarios of `items`; under pytest-xdist, of those in `module` only: a worker
+        collects every test but runs only its share (`--dist loadfile` keeps a module's tests
+        in one worker), so scenarios of other modules may be another worker's."""
+        if module is not None and os.environ.get("PYTEST_XDIST_WORKER"):
+            items = [item for item in items if getattr(item, "module", None) is module]
         wanted = {
-            (registry, name)
+            (registry, name, _cdk_of(item))
             for item in items
             if (registry := getattr(item.module, "scenario", None)) is not None
             and isinstance(registry, Scenarios)
             for name in getattr(getattr(item, "function", None), "scenarios", ())
         }
 
-        def order(pair):
-            registry, name = pair
-            return (name not in registry.slow, registry.module_name, name)
+        def order(triple):
+            registry, name, cdk = triple
+            return (name not in registry.slow, registry.module_name, name, cdk)
 
-        for registry, name in sorted(wanted, key=order):
-            self.start(registry, name)
+        for registry, name, cdk in sorted(wanted, key=order):
+            self.start(registry, name, cdk)
+
+
+def _cdk_of(item) -> str:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("cdk", DEFAULT_CDK) if callspec is not None else DEFAULT_CDK
 
 
 BACKGROUND = Background()
@@ -206,6 +282,9 @@ class Scenarios:
 
         @scenario.used("storm_429")
         def test_...(outcome): outcome("storm_429")
+
+        @scenario.used("storm_429")
+        def test_...(outcome, cdk): outcome("storm_429", cdk)   # on each runtime
 
     `slow` scenarios (those that sit through a whole retry budget) are queued first.
     """
@@ -235,14 +314,15 @@ class Scenarios:
 
     def fixtures(self):
         """`start_scenarios` (autouse) starts the scenarios of every selected test, in every
-        module, at the module's first test; `outcome(name)` waits for one."""
+        module, at the module's first test; `outcome(name)` waits for one, `outcome(name, cdk)`
+        for the one run on that runtime (a test taking the `cdk` fixture)."""
 
         @pytest.fixture(scope="module", autouse=True)
         def start_scenarios(request):
-            BACKGROUND.start_selected(request.session.items)
+            BACKGROUND.start_selected(request.session.items, request.module)
 
         @pytest.fixture(scope="module")
         def outcome():
-            return lambda name: BACKGROUND.start(self, name).result()
+            return lambda name, cdk=DEFAULT_CDK: BACKGROUND.start(self, name, cdk).result()
 
         return start_scenarios, outcome

@@ -15,12 +15,16 @@ from emulator import DEFAULT_PASSWORD, EmulatorServer, FaultRule, build_account
 from tests.expectations import expected_records
 from tests.sync_helpers import (
     BASIC_CREDENTIAL,
+    FAST_BACKOFF_FACTOR,
     Scenarios,
     answered_later,
+    backoff_waits,
     duplicated_keys,
+    fast_retry_manifest,
     read_measuring_memory,
     record_counts,
     run,
+    scenario_runtime,
     stream_errors,
     targets,
     when,
@@ -30,9 +34,14 @@ from tooling import runtime
 # The manifest's exponential backoff (factor 1) waits 2**n s, and the runtime adds 1 s to every
 # wait: 3, 5, 9, 17, 33 and 65 s for its 6 retries.
 BACKOFF_WAITS = (3, 5, 9, 17, 33, 65)
+assert backoff_waits(1) == BACKOFF_WAITS
+# Faults that never clear run on the fast manifest (tests/sync_helpers.py): the same retries
+# after waits of about 1 s each, instead of sitting through the 132 s above.
+FAST_WAITS = backoff_waits(FAST_BACKOFF_FACTOR)
 # Retry-After: 1 is honoured as 1 s plus the runtime's 1 s margin.
 RETRY_AFTER_WAIT = 2
 READ_TIMEOUT = 30  # read_timeout_in_seconds in the manifest
+STALL_SECONDS = 35
 
 
 scenario = Scenarios(__name__, slow={"unending_503", "stalled_answer", "huge_config", "storm_429"})
@@ -84,8 +93,8 @@ def storm_429():
 
 
 @scenario.used("storm_429")
-def test_a_429_storm_with_retry_after_is_waited_out_and_loses_nothing(outcome):
-    sync = outcome("storm_429")
+def test_a_429_storm_with_retry_after_is_waited_out_and_loses_nothing(outcome, cdk):
+    sync = outcome("storm_429", cdk)
     server = sync.server
     assert_complete(sync)
     rejected = targets(server, 429)
@@ -108,8 +117,8 @@ def no_retry_after_429():
 
 
 @scenario.used("no_retry_after_429")
-def test_a_429_without_retry_after_backs_off_exponentially(outcome):
-    sync = outcome("no_retry_after_429")
+def test_a_429_without_retry_after_backs_off_exponentially(outcome, cdk):
+    sync = outcome("no_retry_after_429", cdk)
     server = sync.server
     assert_complete(sync)
     assert waits(retry_logs(sync.result, 429)) == list(BACKOFF_WAITS[:3])
@@ -130,8 +139,8 @@ def server_errors():
 
 
 @scenario.used("server_errors")
-def test_5xx_bursts_are_retried_and_lose_nothing(outcome):
-    sync = outcome("server_errors")
+def test_5xx_bursts_are_retried_and_lose_nothing(outcome, cdk):
+    sync = outcome("server_errors", cdk)
     server = sync.server
     assert_complete(sync)
     for status in (500, 502, 503):
@@ -148,8 +157,8 @@ def connection_resets():
 
 
 @scenario.used("connection_resets")
-def test_connection_resets_are_retried_and_lose_nothing(outcome):
-    sync = outcome("connection_resets")
+def test_connection_resets_are_retried_and_lose_nothing(outcome, cdk):
+    sync = outcome("connection_resets", cdk)
     server = sync.server
     assert_complete(sync)
     reset = targets(server, 0)  # the emulator logs status 0 for a reset connection
@@ -164,14 +173,18 @@ def stalled_answer():
         product = server.account.products[0]["productId"]
         server.faults.add(
             FaultRule(
-                path_regex=f"^/v1/products/{product}/permissions$", kind="stall", stall_seconds=35
+                path_regex=f"^/v1/products/{product}/permissions$",
+                kind="stall",
+                stall_seconds=STALL_SECONDS,
             )
         )
         done = run(server)
         # The emulator logs the stalled request only when it answers, which can be after the
         # sync (that retried it) has ended: wait for it.
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(permission_requests(server, product)) < 2:
+        # (airbyte-cdk 7.23.8 has no read timeout: one request, that waits for the answer.)
+        requests = 1 if scenario_runtime() == runtime.OLDEST_RUNTIME else 2
+        while time.monotonic() < deadline and len(permission_requests(server, product)) < requests:
             time.sleep(0.1)
         return done
 
@@ -181,13 +194,20 @@ def permission_requests(server, product):
 
 
 @scenario.used("stalled_answer")
-def test_an_answer_stalled_past_the_read_timeout_is_retried(outcome):
-    sync = outcome("stalled_answer")
+def test_an_answer_stalled_past_the_read_timeout_is_retried(outcome, cdk):
+    sync = outcome("stalled_answer", cdk)
     server = sync.server
     assert_complete(sync)
     product = server.account.products[0]["productId"]
     # Log entries carry the time each request arrived.
     first, *retries = sorted(permission_requests(server, product), key=lambda e: e.timestamp)
+    if cdk == "cdk-7.23.8":
+        # 7.23.8 ignores read_timeout_in_seconds (README: In Airbyte): it waits for the stalled
+        # answer (35 s) instead of retrying after 30 s.
+        assert retries == []
+        assert retry_logs(sync.result) == []
+        assert sync.elapsed >= STALL_SECONDS
+        return
     assert len(retries) == 1
     assert retries[0].timestamp - first.timestamp >= READ_TIMEOUT
     assert len(retry_logs(sync.result)) == 1
@@ -204,12 +224,12 @@ def unending_503():
         server.faults.add(
             FaultRule(path_regex=f"^/v1/products/{product}/webhooks$", kind="503", times=None)
         )
-        return run(server)
+        return run(server, manifest_path=fast_retry_manifest())
 
 
 @scenario.used("unending_503")
-def test_a_503_that_never_clears_fails_the_sync_once_the_retries_are_spent(outcome):
-    sync = outcome("unending_503")
+def test_a_503_that_never_clears_fails_the_sync_once_the_retries_are_spent(outcome, cdk):
+    sync = outcome("unending_503", cdk)
     server, account = sync.server, sync.server.account
     product = account.products[0]["productId"]
     assert sync.result.returncode != 0
@@ -224,11 +244,12 @@ def test_a_503_that_never_clears_fails_the_sync_once_the_retries_are_spent(outco
         "ConfigCat kept failing for stream webhooks (HTTP 408 or 5xx) after every retry; try the"
         " sync again later." in errors[0]["message"]
     )
-    # One request and 6 retries, spread over the whole backoff (132 s), then it gives up.
+    # One request and 6 retries, spread over the whole backoff, then it gives up.
     requests = [e for e in server.request_log if e.path == f"/v1/products/{product}/webhooks"]
     assert [e.status for e in requests] == [503] * 7
-    assert requests[-1].timestamp - requests[0].timestamp >= sum(BACKOFF_WAITS) - 1
-    assert sync.elapsed < sum(BACKOFF_WAITS) + 90
+    assert waits(retry_logs(sync.result, 503)) == pytest.approx(FAST_WAITS)
+    assert requests[-1].timestamp - requests[0].timestamp >= sum(FAST_WAITS) - 1
+    assert sync.elapsed < sum(FAST_WAITS) + 90
     # Everything else was delivered, once.
     expected = expected_records(account)
     expected["webhooks"] -= len(account.webhooks[product])
@@ -247,8 +268,8 @@ def credential_revoked():
 
 
 @scenario.used("credential_revoked")
-def test_a_credential_revoked_mid_sync_fails_fast_as_a_config_error(outcome):
-    sync = outcome("credential_revoked")
+def test_a_credential_revoked_mid_sync_fails_fast_as_a_config_error(outcome, cdk):
+    sync = outcome("credential_revoked", cdk)
     server = sync.server
     assert sync.result.returncode != 0
     errors = stream_errors(sync.result)
@@ -305,9 +326,9 @@ def permissions_gone():
     ],
 )
 def test_a_403_or_404_on_one_products_endpoint_skips_only_that_partition(
-    outcome, name, stream, endpoint, status
+    outcome, cdk, name, stream, endpoint, status
 ):
-    sync = outcome(name)
+    sync = outcome(name, cdk)
     server, account = sync.server, sync.server.account
     product = account.products[0]["productId"]
     assert sync.result.returncode == 0, sync.result.stderr[-2000:]
@@ -332,12 +353,15 @@ def test_a_403_or_404_on_one_products_endpoint_skips_only_that_partition(
 
 
 def broken_settings(kind: str, times: int | None):
+    # A fault that never clears spends the whole retry budget: on the fast manifest.
+    manifest = runtime.MANIFEST_PATH if times is not None else None
+
     def run_scenario():
         with EmulatorServer() as server:
             config = server.account.configs[server.account.products[0]["productId"]][0]
             path = f"^/v1/configs/{config['configId']}/settings$"
             server.faults.add(FaultRule(path_regex=path, kind=kind, times=times))
-            return run(server)
+            return run(server, manifest_path=manifest or fast_retry_manifest())
 
     return run_scenario
 
@@ -350,8 +374,8 @@ scenario.slow.add("malformed_settings_forever")
 
 @scenario.used("malformed_settings_twice", "html_settings_twice")
 @pytest.mark.parametrize("name", ["malformed_settings_twice", "html_settings_twice"])
-def test_an_answer_that_is_not_json_is_retried_and_loses_nothing(outcome, name):
-    sync = outcome(name)
+def test_an_answer_that_is_not_json_is_retried_and_loses_nothing(outcome, cdk, name):
+    sync = outcome(name, cdk)
     assert_complete(sync)
     account = sync.server.account
     config_id = account.configs[account.products[0]["productId"]][0]["configId"]
@@ -364,8 +388,8 @@ def test_an_answer_that_is_not_json_is_retried_and_loses_nothing(outcome, name):
 
 
 @scenario.used("malformed_settings_forever")
-def test_an_answer_that_never_parses_fails_the_sync_and_yields_nothing_of_it(outcome):
-    sync = outcome("malformed_settings_forever")
+def test_an_answer_that_never_parses_fails_the_sync_and_yields_nothing_of_it(outcome, cdk):
+    sync = outcome("malformed_settings_forever", cdk)
     account = sync.server.account
     config_id = account.configs[account.products[0]["productId"]][0]["configId"]
     assert sync.result.returncode != 0
@@ -441,8 +465,8 @@ def huge_config():
 
 
 @scenario.used("huge_config")
-def test_a_config_with_tens_of_thousands_of_flags_syncs_in_bounded_memory(outcome):
-    sync = outcome("huge_config")
+def test_a_config_with_tens_of_thousands_of_flags_syncs_in_bounded_memory(outcome, cdk):
+    sync = outcome("huge_config", cdk)
     account = sync.server.account
     assert_complete(sync, without=HUGE_CONFIG_LEFT_OUT)
     counts = record_counts(sync.result)

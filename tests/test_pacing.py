@@ -6,7 +6,7 @@ at a window's first request. A 429 is never needed: every request here must be a
 
 from emulator import EmulatorServer
 from tests.expectations import expected_records
-from tests.sync_helpers import record_counts, run
+from tests.sync_helpers import RUNTIMES, record_counts, run
 
 # Streams of the small account that need 20 requests: the two top lists, then one per product.
 PRODUCT_STREAMS = ["organizations", "products", "tags", "environments", "segments", "webhooks"]
@@ -17,18 +17,18 @@ def statuses(server: EmulatorServer) -> list[int]:
     return [entry.status for entry in server.request_log]
 
 
-def test_a_full_sync_at_the_default_pacing_meets_no_429_under_both_limits():
+def test_a_full_sync_at_the_default_pacing_meets_no_429_under_both_limits(cdk):
     with EmulatorServer(
         latency_ms=20, rate_limit_per_second=20, rate_limit_per_minute=500
     ) as server:
-        sync = run(server)
+        sync = run(server, executable=RUNTIMES[cdk])
     assert sync.result.returncode == 0, sync.result.stderr[-2000:]
     assert len(statuses(server)) > 200, "enough requests to fill the per-second window many times"
     assert set(statuses(server)) == {200}
     assert record_counts(sync.result) == expected_records(server.account)
 
 
-def test_the_minute_budget_waits_for_the_next_window_instead_of_meeting_429():
+def test_the_minute_budget_waits_for_the_next_window_instead_of_meeting_429(cdk):
     # A per-minute limit lower than the requests these streams need, set on both sides.
     limit = 15
     with EmulatorServer(rate_limit_per_second=20, rate_limit_per_minute=limit) as server:
@@ -36,6 +36,7 @@ def test_the_minute_budget_waits_for_the_next_window_instead_of_meeting_429():
             server,
             config=server.connector_config(requests_per_minute=limit),
             streams=PRODUCT_STREAMS,
+            executable=RUNTIMES[cdk],
         )
     log = server.request_log
     assert sync.result.returncode == 0, sync.result.stderr[-2000:]

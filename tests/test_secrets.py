@@ -74,8 +74,8 @@ def debug_level():
 
 
 @scenario.used("default_level")
-def test_the_default_level_shows_no_credential_and_no_secret(outcome):
-    sync = outcome("default_level")
+def test_the_default_level_shows_no_credential_and_no_secret(outcome, cdk):
+    sync = outcome("default_level", cdk)
     assert sync.result.returncode == 0
     assert sync.result.records["webhooks"] and sync.result.records["integrations"]
     everything = output(sync)
@@ -89,19 +89,19 @@ def test_the_default_level_shows_no_credential_and_no_secret(outcome):
 
 
 @scenario.used("debug_level")
-def test_the_debug_level_never_shows_the_password_as_typed(outcome):
-    sync = outcome("debug_level")
+def test_the_debug_level_never_shows_the_password_as_typed(outcome, cdk):
+    sync = outcome("debug_level", cdk)
     assert sync.result.returncode == 0
     assert DEFAULT_PASSWORD not in output(sync)
 
 
 @scenario.used("debug_level")
-def test_the_debug_level_shows_the_authorization_header_of_every_request(outcome):
+def test_the_debug_level_shows_the_authorization_header_of_every_request(outcome, cdk):
     """The runtime logs each request's headers at debug, unmasked: the Basic credential (base64
     of username:password, as good as the password) is in every "Making outbound API request"
     line, e.g. {"type": "DEBUG", "message": "Making outbound API request", "data": {...,
     "headers": "{..., 'Authorization': 'Basic ZW11...=='}"}}. Debug logs must be kept private."""
-    sync = outcome("debug_level")
+    sync = outcome("debug_level", cdk)
     requests = [
         message
         for message in sync.result.of_type("DEBUG")
@@ -113,11 +113,11 @@ def test_the_debug_level_shows_the_authorization_header_of_every_request(outcome
 
 
 @scenario.used("debug_level")
-def test_the_debug_level_shows_the_secrets_held_in_raw_answers(outcome):
+def test_the_debug_level_shows_the_secrets_held_in_raw_answers(outcome, cdk):
     """Raw answers are logged at debug ("Receiving response", `data.body`): secure header values
     and integration parameters appear there, whatever the manifest does to the records. Keys
     the connector never requests do not."""
-    sync = outcome("debug_level")
+    sync = outcome("debug_level", cdk)
     everything = output(sync)
     account = sync.server.account
     assert [secret for secret in held_in_answers(account) if secret not in everything] == []
@@ -132,8 +132,8 @@ def test_the_debug_level_shows_the_secrets_held_in_raw_answers(outcome):
 
 @scenario.used("default_level", "debug_level")
 @pytest.mark.parametrize("name", ["default_level", "debug_level"])
-def test_the_connector_never_requests_sdk_keys_or_webhook_signing_keys(outcome, name):
-    log = outcome(name).server.request_log
+def test_the_connector_never_requests_sdk_keys_or_webhook_signing_keys(outcome, cdk, name):
+    log = outcome(name, cdk).server.request_log
     assert log
     assert {entry.template for entry in log} & SECRET_ENDPOINTS == set()
 
@@ -155,11 +155,13 @@ scenario.add("broken_integrations", broken_answer("integrations"))
 
 @scenario.used("broken_webhooks", "broken_integrations")
 @pytest.mark.parametrize("name", ["broken_webhooks", "broken_integrations"])
-def test_a_broken_answer_does_not_show_the_secrets_it_holds_at_the_default_level(outcome, name):
+def test_a_broken_answer_does_not_show_the_secrets_it_holds_at_the_default_level(
+    outcome, cdk, name
+):
     """A truncated answer (valid JSON up to half its body) of an endpoint whose answers hold
     secrets. Either the sync fails or it delivers every record; either way no secret of that
     answer may reach the output (a failed request's ERROR log and TRACE quote its raw body)."""
-    sync = outcome(name)
+    sync = outcome(name, cdk)
     account = sync.server.account
     stream = name.removeprefix("broken_")
     if sync.result.returncode == 0:
