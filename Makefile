@@ -87,10 +87,10 @@ $(PYAIRBYTE_INSTALLED): $(PYAIRBYTE_VENV)/.locked requirements-pyairbyte.txt
 sync: $(INSTALLED)
 	$(BIN)/python -m scripts.sync $(ARGS)
 
-## Lint, format check and the whole test suite, in .venv-test (pytest-xdist is installed there:
-## ARGS="-n 2" spreads the suite over two cores).
+## Lint, format check and the whole test suite, in .venv-test, on two cores (pytest-xdist;
+## `loadfile` keeps a module's shared syncs and background scenarios in one worker).
 test: $(TEST_INSTALLED) $(BUILDER_CDK_INSTALLED) lint
-	$(TEST_BIN)/pytest -m "not image_tests" $(ARGS)
+	$(TEST_BIN)/pytest -m "not image_tests" -n 2 --dist loadfile $(ARGS)
 
 lint: $(TEST_INSTALLED)
 	$(TEST_BIN)/ruff check .

@@ -1,3 +1,8 @@
+import fcntl
+import json
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from emulator import EmulatorServer
@@ -32,8 +37,27 @@ def isolated_request_cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def pyairbyte_sync(tmp_path_factory):
-    """`make pyairbyte`, run offline once per session: its completed process and DuckDB file."""
+def pyairbyte_sync(tmp_path_factory, worker_id):
+    """`make pyairbyte`, run offline once per test run: its completed process and DuckDB file.
+
+    Under pytest-xdist every worker has a session of its own: the first worker to get here runs
+    it in the run's shared temporary folder, under a file lock, and the others read its result
+    (two at once would also install .venv-pyairbyte twice into the same folder).
+    """
     from tests.pyairbyte_cache import make_pyairbyte  # builds an account: only when needed
 
-    return make_pyairbyte(tmp_path_factory.mktemp("pyairbyte"))
+    if worker_id == "master":
+        return make_pyairbyte(tmp_path_factory.mktemp("pyairbyte"))
+    shared = tmp_path_factory.getbasetemp().parent / "pyairbyte"
+    shared.mkdir(exist_ok=True)
+    outcome = shared / "outcome.json"
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not outcome.exists():
+            sync, database = make_pyairbyte(shared / "output")
+            fields = {"args": sync.args, "returncode": sync.returncode}
+            fields |= {"stdout": sync.stdout, "stderr": sync.stderr, "database": str(database)}
+            outcome.write_text(json.dumps(fields))
+    fields = json.loads(outcome.read_text())
+    database = Path(fields.pop("database"))
+    return subprocess.CompletedProcess(**fields), database

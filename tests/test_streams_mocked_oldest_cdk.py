@@ -3,18 +3,13 @@
 Those tests build the source in-process, so they run on whichever airbyte-cdk imports: here the
 module runs under `.venv-builder-cdk`'s interpreter, in a subprocess, and each of its tests is
 one test here (`[cdk-7.23.8]`), passed when every case of it passed there.
-
-`.venv-builder-cdk` holds the Builder's requirements only. Until it also installs pytest and
-requests-mock, the subprocess borrows those two pure-Python packages (and pytest's own
-dependencies) from this venv through a folder of links on its PYTHONPATH; airbyte-cdk and
-everything else still come from `.venv-builder-cdk`.
+`.venv-builder-cdk` installs pytest and requests-mock for it (requirements-builder-cdk.txt).
 """
 
 import ast
 import os
 import subprocess
 import sys
-import sysconfig
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -25,7 +20,6 @@ from tooling.runtime import REPO_ROOT
 
 MODULE = Path(__file__).with_name("test_streams_mocked.py")
 OLDEST_PYTHON = RUNTIMES["cdk-7.23.8"].parent / "python"
-BORROWED = ["pytest", "_pytest", "py.py", "pluggy", "iniconfig", "requests_mock"]
 
 
 def test_names() -> list[str]:
@@ -37,29 +31,12 @@ def test_names() -> list[str]:
     ]
 
 
-def borrowed_packages(folder: Path) -> str | None:
-    """A PYTHONPATH entry with links to what the oldest venv lacks, or None if it lacks nothing."""
-    probe = [str(OLDEST_PYTHON), "-c", "import pytest, requests_mock"]
-    if subprocess.run(probe, capture_output=True).returncode == 0:
-        return None
-    packages = Path(sysconfig.get_paths()["purelib"])
-    folder.mkdir()
-    for entry in packages.iterdir():
-        stem = entry.name.split("-")[0]
-        if entry.name in BORROWED or stem in BORROWED or stem in {"pluggy", "iniconfig"}:
-            (folder / entry.name).symlink_to(entry)
-    return str(folder)
-
-
 @pytest.fixture(scope="module")
 def oldest_results(tmp_path_factory) -> dict[str, str]:
     """Each case of the module run on 7.23.8: its name (with parameters) -> passed/failed/..."""
     work = tmp_path_factory.mktemp("mocked-oldest-cdk")
     report = work / "report.xml"
     env = {**os.environ, "REQUEST_CACHE_PATH": str(work / "cache")}
-    borrowed = borrowed_packages(work / "borrowed")
-    if borrowed:
-        env["PYTHONPATH"] = borrowed
     env.pop("PYTEST_XDIST_WORKER", None)
     args = [str(OLDEST_PYTHON), "-m", "pytest", str(MODULE), "-q", "-p", "no:cacheprovider"]
     args += ["-p", "no:xdist", f"--junitxml={report}", "-o", "addopts="]
