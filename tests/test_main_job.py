@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import tracemalloc
 from pathlib import Path
@@ -286,7 +287,21 @@ def test_memory_stays_flat_whatever_the_number_of_records(tmp_path, live):
         assert sum(1 for _ in written) == count
 
 
-def test_a_terminal_gets_the_live_table(tmp_path, capsys):
+def test_a_terminal_gets_the_live_table(capsys):
+    # A short output folder: the table cuts a long path (pytest-xdist's tmp_path is) with "…".
+    with tempfile.TemporaryDirectory(prefix="live-") as folder:
+        shown = live_table_of_a_sync(Path(folder), capsys)
+    assert "\x1b[" in shown
+    text = ANSI.sub("", shown)
+    assert "waiting 3s for the rate limit (tags)" in text
+    assert re.search(r"✓ tags +2 records .*-> .*tags\.jsonl", text)
+    assert re.search(r"✗ segments +0 records .*incomplete -> ", text)
+    assert re.search(r"- webhooks +0 records .*not synced -> ", text)
+    assert "3/3 streams done, 2 records" in text
+    assert capsys.readouterr().err == "ERROR (system_error): Something broke\n"
+
+
+def live_table_of_a_sync(tmp_path, capsys) -> str:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120)
     assert live_display_wanted(console)
@@ -308,15 +323,7 @@ def test_a_terminal_gets_the_live_table(tmp_path, capsys):
             sync(messages, files, display)
             # The errors are kept for after the table.
             assert capsys.readouterr().err == ""
-    shown = out.getvalue()
-    assert "\x1b[" in shown
-    text = ANSI.sub("", shown)
-    assert "waiting 3s for the rate limit (tags)" in text
-    assert re.search(r"✓ tags +2 records .*-> .*tags\.jsonl", text)
-    assert re.search(r"✗ segments +0 records .*incomplete -> ", text)
-    assert re.search(r"- webhooks +0 records .*not synced -> ", text)
-    assert "3/3 streams done, 2 records" in text
-    assert capsys.readouterr().err == "ERROR (system_error): Something broke\n"
+    return out.getvalue()
 
 
 def test_a_forced_terminal_runs_the_main_job_with_the_live_table(tmp_path):
