@@ -22,7 +22,7 @@ MODULE = Path(__file__).with_name("test_streams_mocked.py")
 OLDEST_PYTHON = RUNTIMES["cdk-7.23.8"].parent / "python"
 
 
-def test_names() -> list[str]:
+def mocked_test_names() -> list[str]:
     tree = ast.parse(MODULE.read_text())
     return [
         node.name
@@ -59,7 +59,7 @@ def oldest_results(tmp_path_factory) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("cdk", ["cdk-7.23.8"])
-@pytest.mark.parametrize("name", test_names())
+@pytest.mark.parametrize("name", mocked_test_names())
 def test_the_mocked_case_passes_on_the_oldest_cdk(oldest_results, name, cdk):
     cases = {
         case: outcome
