@@ -7,6 +7,12 @@ import pytest
 
 from emulator import EmulatorServer
 from tests.sync_helpers import RUNTIMES
+from tooling import runtime
+
+# Runtime commands start as children of one fork server per runtime (tooling/forkserver.py),
+# which has imported airbyte-cdk once: about two seconds of CPU saved per command.
+# tests/test_platform_runtime.py starts the console script itself.
+runtime.start_by_fork()
 
 
 @pytest.fixture(params=list(RUNTIMES))

@@ -37,6 +37,13 @@ IMAGE_MAIN_PY = (
 IN_NAMESPACE = 'mount --bind "$1" /airbyte/integration_code && cd "$2" && shift 2 && exec "$@"'
 
 
+@pytest.fixture(autouse=True)
+def fresh_interpreters(monkeypatch):
+    """How the platform starts the runtime is what this module tests: a fresh interpreter per
+    command, not a child of the tests' fork server (tests/conftest.py)."""
+    monkeypatch.setattr(runtime, "_fork_servers", None)
+
+
 @pytest.fixture(scope="module")
 def image_layout(tmp_path_factory):
     """The base image's /airbyte/integration_code with this manifest, in a temporary folder.

@@ -1,7 +1,9 @@
 """Drive the stock manifest-only runtime (`source-declarative-manifest`) as a subprocess.
 
 The demo, the benchmark and the end-to-end tests all run the connector exactly as Airbyte does:
-the CDK's generic entry point with `manifest.yaml`, never an in-process shortcut.
+the CDK's generic entry point with `manifest.yaml`, never an in-process shortcut. The tests start
+those processes through fork servers (`start_by_fork`, tooling/forkserver.py), which import the
+runtime once instead of once per command.
 """
 
 from __future__ import annotations
@@ -21,11 +23,35 @@ from typing import IO, Any
 
 import yaml
 
+from tooling.forkserver import ForkServer
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_PATH = REPO_ROOT / "manifest.yaml"
 RUNTIME = Path(sys.executable).parent / "source-declarative-manifest"
 # The oldest airbyte-cdk the manifest supports, the Builder's (requirements-builder-cdk.txt).
 OLDEST_RUNTIME = REPO_ROOT / ".venv-builder-cdk" / "bin" / "source-declarative-manifest"
+
+
+# executable -> its fork server, once `start_by_fork` was called in this process.
+_fork_servers: dict[Path, ForkServer] | None = None
+
+
+def start_by_fork() -> None:
+    """From now on, start runtime commands in this process as children of a fork server per
+    runtime (tooling/forkserver.py) instead of from a fresh interpreter."""
+    global _fork_servers
+    if _fork_servers is None:
+        _fork_servers = {}
+
+
+def _start(args: list[str], *, stderr: IO[str], env: dict[str, str], cwd: Path):
+    executable = Path(args[0])
+    if _fork_servers is None:
+        return subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env, cwd=cwd
+        )
+    server = _fork_servers.setdefault(executable, ForkServer(executable))
+    return server.popen(args, stderr=stderr, env=env, cwd=cwd)
 
 
 @dataclass
@@ -212,14 +238,7 @@ def messages(
         if debug:
             args.append("--debug")
         with open(work / "stderr.txt", "w+", errors="replace") as stderr_file:
-            process = subprocess.Popen(
-                args,
-                stdout=subprocess.PIPE,
-                stderr=stderr_file,
-                text=True,
-                env={**os.environ, **(env or {})},
-                cwd=work,
-            )
+            process = _start(args, stderr=stderr_file, env={**os.environ, **(env or {})}, cwd=work)
             live = LiveRun(process, args, timeout, stderr_file)
             try:
                 yield live
