@@ -2,7 +2,8 @@
 
 Every request goes through the same steps: optional latency, fault rules, HTTP Basic auth, the
 rate limits, then the endpoint, whose answer has its date-times written as the server is set to.
-Each request is logged with the status it got.
+The rate limits count a request at the time it arrived, as ConfigCat's middleware does, not after
+the latency. Each request is logged with the status it got.
 
 Neighbours: `routes` holds the endpoints themselves (which path answers, and with what);
 `account` the data they read, which `seed` fills; `rate_limits`, `faults` and `datetimes` the
@@ -77,7 +78,7 @@ class EmulatorServer:
     Options where the real API is unknown or set per plan, each a plain attribute that may be
     changed while the server runs:
 
-    * `latency_ms`: added before each answer;
+    * `latency_ms`: added before each answer (the rate limits count the request before it);
     * `datetime_style` (`DATETIME_STYLES`, default "trimmed") and `utc_offset` (`UTC_OFFSETS`,
       default "Z"): how every date-time is written (`datetimes.served`);
     * `rate_limit_per_second`, `rate_limit_per_minute` (0 = off, the default) and
@@ -217,8 +218,16 @@ class EmulatorServer:
         template: str | None,
         params: dict,
         authorization: str,
+        arrived: int,
     ) -> Response:
-        """The answer to a request that no fault rule took over."""
+        """The answer to a request that no fault rule took over.
+
+        `arrived`: when the request arrived, in ticks (100 ns) since the Unix epoch. The rate
+        limits count the request at that time, not when this runs: ConfigCat's limits are
+        ASP.NET middleware that counts a request before any work is done on it, while here
+        the configured latency (and any stall) has already been slept through, and a sleep
+        under load oversleeps by a varying amount that the real service would not add.
+        """
         if not self._authenticated(authorization):
             return unauthorized()
         rules = []
@@ -231,7 +240,7 @@ class EmulatorServer:
             key = (
                 (self.username, method, path) if self.rate_limit_scope == "path" else self.username
             )
-            verdict = self._rate_limiter.hit(key, rules, time.time_ns() // 100)
+            verdict = self._rate_limiter.hit(key, rules, arrived)
             if verdict.refused_by is not None:
                 return quota_exceeded(verdict.refused_by, verdict.retry_after)
             rate_headers = verdict.headers
@@ -340,7 +349,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         emulator = self.server.emulator
-        arrived = time.time()
+        arrived_ns = time.time_ns()
+        arrived = arrived_ns / 1e9  # the request log's time.time()
         if self.command != "GET":
             # The body of a refused write is never read; closing keeps it from being parsed
             # as the next request on this connection.
@@ -370,7 +380,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             authorization = self.headers.get("Authorization", "")
             response = emulator.respond(
-                self.command, target.path, query, template, params, authorization
+                self.command,
+                target.path,
+                query,
+                template,
+                params,
+                authorization,
+                arrived=arrived_ns // 100,
             )
             if fault is not None and fault.kind == "malformed_json":
                 response = Response(200, response.body[: len(response.body) // 2])

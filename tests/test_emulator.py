@@ -1938,6 +1938,24 @@ def test_rate_limit_scope_path_counts_each_path_apart(emulator):
     assert remaining == ["1", "1", "0", "1", "0", None]
 
 
+def test_rate_limits_count_a_request_when_it_arrives_not_after_the_latency(emulator):
+    """ConfigCat's limits are middleware that counts a request before any work on it.
+
+    B arrives 0.4 s after A, inside the window A opened, and is refused; counted once its
+    1 s of latency had passed, it would have fallen into a new window and been answered."""
+    emulator.rate_limit_per_second = 1
+    first = get(emulator, "/v1/me")
+    time.sleep(0.4)
+    emulator.latency_ms = 1000
+    started = time.monotonic()
+    second = get(emulator, "/v1/me")
+    assert time.monotonic() - started >= 1.0  # the refusal still waits for the latency
+    a, b = emulator.request_log
+    assert b.timestamp - a.timestamp < 0.9, "B must arrive inside A's window for this test"
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert second.text == "API calls quota exceeded! maximum admitted 1 per 1s."
+
+
 SECOND = TICKS_PER_SECOND
 
 
