@@ -51,31 +51,35 @@ def scenario_runtime() -> Path:
 # In the fast manifest, the ExponentialBackoffStrategy waits FAST_BACKOFF_FACTOR * 2**n s (n = 1
 # to 6) instead of 2**n s; everything else is the shipped manifest.
 FAST_BACKOFF_FACTOR = 0.01
-_fast_manifest: Path | None = None
+_fast_manifests: dict[tuple[float, int | None], Path] = {}
 _fast_manifest_lock = threading.Lock()
 
 
-def fast_retry_manifest() -> Path:
-    """manifest.yaml with a small exponential backoff factor, for tests that prove that a fault
-    is retried max_retries times and then fails, not how long the shipped waits are (those are
-    proved on the shipped manifest: tests/test_faults.py, a 429 without Retry-After). Derived
-    from manifest.yaml at test time, written once per test process to a temporary file."""
-    global _fast_manifest
+def fast_retry_manifest(
+    factor: float = FAST_BACKOFF_FACTOR, max_retries: int | None = None
+) -> Path:
+    """manifest.yaml with a small exponential backoff factor (and, given, another max_retries in
+    every DefaultErrorHandler), for tests that prove that a fault is retried and then fails, not
+    how long the shipped waits are (those are proved on the shipped manifest: tests/test_faults.py,
+    a 429 without Retry-After). Derived from manifest.yaml at test time, written once per variant
+    and test process to a temporary file."""
     with _fast_manifest_lock:
-        if _fast_manifest is None:
+        if (factor, max_retries) not in _fast_manifests:
             manifest = runtime.manifest()
-            strategies = [
-                strategy
-                for strategy in runtime.components_of_type(manifest, "ExponentialBackoffStrategy")
-            ]
+            strategies = list(runtime.components_of_type(manifest, "ExponentialBackoffStrategy"))
             assert strategies, "manifest.yaml has no ExponentialBackoffStrategy any more"
             for strategy in strategies:
-                strategy["factor"] = FAST_BACKOFF_FACTOR
+                strategy["factor"] = factor
+            if max_retries is not None:
+                handlers = list(runtime.components_of_type(manifest, "DefaultErrorHandler"))
+                assert handlers, "manifest.yaml has no DefaultErrorHandler any more"
+                for handler in handlers:
+                    handler["max_retries"] = max_retries
             folder = Path(tempfile.mkdtemp(prefix="configcat-fast-manifest-"))
             path = folder / "manifest.yaml"
             path.write_text(yaml.safe_dump(manifest, sort_keys=False))
-            _fast_manifest = path
-        return _fast_manifest
+            _fast_manifests[factor, max_retries] = path
+        return _fast_manifests[factor, max_retries]
 
 
 def backoff_waits(factor: float, retries: int = 6) -> tuple[float, ...]:

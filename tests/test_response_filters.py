@@ -13,8 +13,9 @@ predicate-only one no status condition) is listed in IMPOSSIBLE with the reason,
 `test_the_impossible_cells_are_impossible_by_construction` checks that reason in the manifest.
 
 Speed: a one-shot fault proves a retry decision with one wait of the shipped backoff (3 s); the
-messages of a retry that never succeeds come from FAST_MANIFEST, a copy of the manifest with one
-retry and no exponential growth. Every scenario runs in the background (tests/sync_helpers.py).
+messages of a retry that never succeeds come from `fast_retry_manifest(0.001, max_retries=1)`
+(tests/sync_helpers.py), a copy of the manifest with one retry and almost no wait. Every scenario
+runs in the background (tests/sync_helpers.py).
 """
 
 from __future__ import annotations
@@ -31,30 +32,12 @@ import yaml
 
 from emulator import EmulatorServer, FaultRule
 from emulator.routes import iso, parse_iso
-from tests.sync_helpers import BACKGROUND, Outcome, Scenarios, stream_errors
+from tests.sync_helpers import BACKGROUND, Outcome, Scenarios, fast_retry_manifest, stream_errors
 from tooling import runtime
 
 RUNTIMES = {"7.39.1": runtime.RUNTIME, "7.23.8": runtime.OLDEST_RUNTIME}
 
 # A copy of the manifest whose retries are spent at once: 1 retry, waited 1 s.
-_FAST_DIR = tempfile.TemporaryDirectory(prefix="configcat-fast-manifest-")
-FAST_MANIFEST = Path(_FAST_DIR.name) / "manifest.yaml"
-
-
-def _write_fast_manifest() -> None:
-    manifest = runtime.manifest()
-    definitions = manifest["definitions"]
-    for handler in ("error_handler", "child_error_handler"):
-        definitions[handler]["max_retries"] = 1
-    exponential = [s for s in definitions["backoff_strategies"] if "factor" in s]
-    assert exponential, "the manifest has no exponential backoff to shorten"
-    for strategy in exponential:
-        strategy["factor"] = 0.001
-    FAST_MANIFEST.write_text(yaml.safe_dump(manifest, sort_keys=False))
-
-
-_write_fast_manifest()
-
 START_DATE = "2026-06-01T00:00:00Z"
 
 
@@ -183,7 +166,7 @@ class Cell:
     action: str  # "failed", "skipped", "retried", "read"
     failure_type: str | None = None
     message: Callable[[EmulatorServer], str] | None = None  # exact (in a retry: its ending)
-    fast: bool = False  # run FAST_MANIFEST (a retry budget that runs out at once)
+    fast: bool = False  # run the fast manifest (a retry budget that runs out at once)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -498,7 +481,9 @@ def sync(
             state=state,
             env={"REQUEST_CACHE_PATH": cache},
             executable=executable,
-            manifest_path=FAST_MANIFEST if fast else runtime.MANIFEST_PATH,
+            manifest_path=fast_retry_manifest(0.001, max_retries=1)
+            if fast
+            else runtime.MANIFEST_PATH,
         )
         return Outcome(server, result, time.monotonic() - started)
 
