@@ -15,6 +15,45 @@ from tooling import runtime
 runtime.start_by_fork()
 
 
+# Under pytest-xdist (`make test`: -n 3 --dist loadgroup) a group's tests run in one worker, in
+# order. A module is one group, so that its shared syncs and background scenarios stay in one
+# worker; a module naming a fixture in XDIST_GROUP_BY is one group per value of that fixture's
+# parameter (test_builder.py: one per manifest server). Groups are handed out in the order of
+# their first test: the slowest modules (measured: `pytest --durations=0`) go first, so that no
+# long one starts last while the other workers have run out of work.
+SLOWEST_FIRST = [
+    "tests/test_builder.py",
+    "tests/test_faults.py",
+    "tests/test_pacing.py",
+    "tests/test_streams_mocked_oldest_cdk.py",
+    "tests/test_audit_logs.py",
+    "tests/test_full_sync.py",
+    "tests/test_main_job.py",
+    "tests/test_platform_runtime.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(config, items):
+    def group(item) -> str:
+        path = item.nodeid.split("::", 1)[0]
+        split_by = getattr(item.module, "XDIST_GROUP_BY", None)
+        callspec = getattr(item, "callspec", None)
+        if split_by and callspec is not None and split_by in callspec.params:
+            return f"{path}[{callspec.params[split_by]}]"
+        return path
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: a module's tests keep their order
+    if not config.pluginmanager.has_plugin("xdist"):
+        return
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+
+
 @pytest.fixture(params=list(RUNTIMES))
 def cdk(request):
     """The id of a supported runtime (`cdk-7.39.1`, `cdk-7.23.8`): a behaviour test that takes

@@ -37,6 +37,9 @@ BUILDER_CDKS = {
     "7.39.1": Path(sys.executable).parent / "manifest-server",
     "7.23.8": runtime.REPO_ROOT / ".venv-builder-cdk" / "bin" / "manifest-server",
 }
+# make test runs this module's tests of each manifest server in a worker of their own
+# (tests/conftest.py).
+XDIST_GROUP_BY = "builder"
 # How the webapp opens a YAML: it resolves it with these flags and keeps the answer (UI mode).
 BUILDER_RESOLVE_FLAGS = {"__should_migrate": True, "__should_normalize": True}
 

@@ -66,13 +66,18 @@ def test_the_child_has_the_commands_environment_and_folder(
     args = [str(RUNTIMES[cdk]), "check", "--config", "config.json"]
     args += ["--manifest-path", str(runtime.MANIFEST_PATH)]
     env = {key: value for key, value in os.environ.items() if key != "DEPLOYMENT_MODE"}
+    assert "DEPLOYMENT_MODE" not in os.environ
     if deployment_mode:
         env["DEPLOYMENT_MODE"] = deployment_mode
-    with open(tmp_path / "stderr.txt", "w+") as stderr:
-        process = ForkServer(RUNTIMES[cdk]).popen(args, stderr=stderr, env=env, cwd=tmp_path)
-        stdout = process.stdout.read()
-        process.stdout.close()
-        result = runtime.parse_output(process.wait(), stdout, "")
+    server = ForkServer(RUNTIMES[cdk])  # one of its own: started without DEPLOYMENT_MODE
+    try:
+        with open(tmp_path / "stderr.txt", "w+") as stderr:
+            process = server.popen(args, stderr=stderr, env=env, cwd=tmp_path)
+            stdout = process.stdout.read()
+            process.stdout.close()
+            result = runtime.parse_output(process.wait(), stdout, "")
+    finally:
+        server.close()
     [status] = [message["connectionStatus"] for message in result.of_type("CONNECTION_STATUS")]
     if deployment_mode:
         assert status["status"] == "FAILED"

@@ -6,11 +6,18 @@ at a window's first request. A 429 is never needed: every request here must be a
 
 from emulator import EmulatorServer
 from tests.expectations import expected_records
-from tests.sync_helpers import RUNTIMES, record_counts, run
+from tests.sync_helpers import RUNTIMES, Outcome, Scenarios, record_counts, run
 
 # Streams of the small account that need 20 requests: the two top lists, then one per product.
 PRODUCT_STREAMS = ["organizations", "products", "tags", "environments", "segments", "webhooks"]
 PRODUCT_STREAMS += ["integrations", "permission_groups"]
+# A per-minute limit lower than the requests those streams need, set on both sides.
+MINUTE_LIMIT = 15
+
+# The minute-budget syncs sit out a minute window each: they run in the background, both
+# runtimes at once (tests/sync_helpers.py), while the default-pacing syncs run.
+scenario = Scenarios(__name__, slow={"minute_budget"})
+start_scenarios, outcome = scenario.fixtures()
 
 
 def statuses(server: EmulatorServer) -> list[int]:
@@ -28,22 +35,26 @@ def test_a_full_sync_at_the_default_pacing_meets_no_429_under_both_limits(cdk):
     assert record_counts(sync.result) == expected_records(server.account)
 
 
-def test_the_minute_budget_waits_for_the_next_window_instead_of_meeting_429(cdk):
-    # A per-minute limit lower than the requests these streams need, set on both sides.
-    limit = 15
-    with EmulatorServer(rate_limit_per_second=20, rate_limit_per_minute=limit) as server:
-        sync = run(
+@scenario
+def minute_budget() -> Outcome:
+    with EmulatorServer(rate_limit_per_second=20, rate_limit_per_minute=MINUTE_LIMIT) as server:
+        return run(
             server,
-            config=server.connector_config(requests_per_minute=limit),
+            config=server.connector_config(requests_per_minute=MINUTE_LIMIT),
             streams=PRODUCT_STREAMS,
-            executable=RUNTIMES[cdk],
         )
+
+
+@scenario.used("minute_budget")
+def test_the_minute_budget_waits_for_the_next_window_instead_of_meeting_429(outcome, cdk):
+    sync = outcome("minute_budget", cdk)
+    server = sync.server
     log = server.request_log
     assert sync.result.returncode == 0, sync.result.stderr[-2000:]
-    assert limit < len(log) <= 2 * limit
+    assert MINUTE_LIMIT < len(log) <= 2 * MINUTE_LIMIT
     assert set(statuses(server)) == {200}
-    # The request after the first `limit` waited for ConfigCat's minute window to close.
-    assert log[limit].timestamp - log[0].timestamp >= 60
+    # The request after the first MINUTE_LIMIT waited for ConfigCat's minute window to close.
+    assert log[MINUTE_LIMIT].timestamp - log[0].timestamp >= 60
     expected = expected_records(server.account)
     assert {name: record_counts(sync.result)[name] for name in PRODUCT_STREAMS} == {
         name: expected[name] for name in PRODUCT_STREAMS

@@ -220,6 +220,14 @@ class ForkServer:
         stdout = os.fdopen(read_end, "r")
         return ForkedProcess(args, json.loads(answer)["pid"], stdout, connection)
 
+    def close(self) -> None:
+        """Stop the server (a command still running is killed)."""
+        with self._lock:
+            if self._process is not None:
+                self._process.stdin.close()
+                self._process.wait(timeout=30)
+                self._process = None
+
     def _start(self) -> str:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
