@@ -91,14 +91,13 @@ sync: $(INSTALLED)
 	$(BIN)/python -m scripts.sync $(ARGS)
 
 ## Lint, format check and the whole test suite, in .venv-test, in three workers (pytest-xdist; many
-## tests wait on a server or a backoff, so three keep two cores busy; `loadgroup` with the groups
-## tests/conftest.py gives keeps a module's shared syncs and background scenarios in one worker,
-## and starts the slowest modules first). The venvs
+## tests wait on a server or a backoff, so three keep two cores busy; `loadfile` keeps a module's
+## shared syncs and background scenarios in one worker: tests/conftest.py). The venvs
 ## the tests use are installed side by side first (tests/test_pyairbyte.py runs .venv-pyairbyte).
 test:
 	@$(MAKE) --no-print-directory -j3 $(TEST_INSTALLED) $(BUILDER_CDK_INSTALLED) $(PYAIRBYTE_INSTALLED)
 	@$(MAKE) --no-print-directory lint
-	$(TEST_BIN)/pytest -m "not image_tests" -n 3 --dist loadgroup $(ARGS)
+	$(TEST_BIN)/pytest -m "not image_tests" -n 3 --dist loadfile --durations=25 $(ARGS)
 
 lint: $(TEST_INSTALLED)
 	$(TEST_BIN)/ruff check .

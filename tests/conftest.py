@@ -1,5 +1,6 @@
 import fcntl
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -15,12 +16,16 @@ from tooling import runtime
 runtime.start_by_fork()
 
 
-# Under pytest-xdist (`make test`: -n 3 --dist loadgroup) a group's tests run in one worker, in
-# order. A module is one group, so that its shared syncs and background scenarios stay in one
-# worker; a module naming a fixture in XDIST_GROUP_BY is one group per value of that fixture's
-# parameter (test_builder.py: one per manifest server). Groups are handed out in the order of
-# their first test: the slowest modules (measured: `pytest --durations=0`) go first, so that no
-# long one starts last while the other workers have run out of work.
+# Under pytest-xdist, `make test` runs `-n 3 --dist loadfile`: a module's tests run in one worker,
+# in order, so that its shared syncs and background scenarios stay in one worker. Two refinements:
+# - test_builder.py, the longest module, is one unit per manifest server (its `builder` fixture's
+#   ids, cdk-7.39.1 and cdk-7.23.8), so that both run at once. (`--dist loadgroup` with
+#   xdist_group marks would say the same, but pytest-xdist 3.8 writes the group into
+#   `item._nodeid`, which pytest 9 no longer reads: every test became a unit of its own.)
+# - Units are handed out in the order of their first test, and the slowest modules (measured:
+#   `pytest --durations=0`) come first, so that no long one starts while the other workers are
+#   running out of work.
+SPLIT_BY_RUNTIME = {"tests/test_builder.py"}
 SLOWEST_FIRST = [
     "tests/test_builder.py",
     "tests/test_faults.py",
@@ -31,27 +36,35 @@ SLOWEST_FIRST = [
     "tests/test_main_job.py",
     "tests/test_platform_runtime.py",
 ]
+RUNTIME_ID = re.compile(r"\bcdk-\d+\.\d+\.\d+\b")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
-def pytest_collection_modifyitems(config, items):
-    def group(item) -> str:
-        path = item.nodeid.split("::", 1)[0]
-        split_by = getattr(item.module, "XDIST_GROUP_BY", None)
-        callspec = getattr(item, "callspec", None)
-        if split_by and callspec is not None and split_by in callspec.params:
-            return f"{path}[{callspec.params[split_by]}]"
-        return path
+def xdist_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its module, or its module and runtime."""
+    path = nodeid.split("::", 1)[0]
+    if path in SPLIT_BY_RUNTIME and (runtime_id := RUNTIME_ID.search(nodeid)):
+        return f"{path}::{runtime_id.group()}"
+    return path
 
+
+def pytest_collection_modifyitems(items):
     def rank(item) -> int:
         path = item.nodeid.split("::", 1)[0]
         return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
     items.sort(key=rank)  # stable: a module's tests keep their order
-    if not config.pluginmanager.has_plugin("xdist"):
-        return
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_unit(nodeid)
+
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(params=list(RUNTIMES))

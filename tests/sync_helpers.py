@@ -252,7 +252,7 @@ class Background:
 
     def start_selected(self, items, module=None) -> None:
         """Start the scenarios of `items`; under pytest-xdist, of those in `module` only: a worker
-        collects every test but runs only its share (`--dist loadgroup` keeps a module's tests
+        collects every test but runs only its share (`--dist loadfile` keeps a module's tests
         in one worker), so scenarios of other modules may be another worker's."""
         if module is not None and os.environ.get("PYTEST_XDIST_WORKER"):
             items = [item for item in items if getattr(item, "module", None) is module]

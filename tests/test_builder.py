@@ -37,9 +37,6 @@ BUILDER_CDKS = {
     "7.39.1": Path(sys.executable).parent / "manifest-server",
     "7.23.8": runtime.REPO_ROOT / ".venv-builder-cdk" / "bin" / "manifest-server",
 }
-# make test runs this module's tests of each manifest server in a worker of their own
-# (tests/conftest.py).
-XDIST_GROUP_BY = "builder"
 # How the webapp opens a YAML: it resolves it with these flags and keeps the answer (UI mode).
 BUILDER_RESOLVE_FLAGS = {"__should_migrate": True, "__should_normalize": True}
 
@@ -52,7 +49,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module", params=list(BUILDER_CDKS), ids=lambda cdk: f"cdk-{cdk}")
 def builder(request, tmp_path_factory):
-    """The base URL of a running manifest server of one airbyte-cdk version."""
+    """The base URL of a running manifest server of one airbyte-cdk version. (make test runs the
+    tests of each in a worker of their own, by this id: tests/conftest.py.)"""
     executable = BUILDER_CDKS[request.param]
     if not executable.exists():
         pytest.fail(f"{executable} is missing: `make test` installs requirements-builder-cdk.txt")
