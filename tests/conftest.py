@@ -55,6 +55,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=rank)  # stable: a module's tests keep their order
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown where it is not installed
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadfile":
         return None
