@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from emulator import FaultRule
+from tests.sync_helpers import RUNTIMES
 from tooling import runtime
 from tooling.forkserver import ForkServer
 
@@ -32,8 +34,6 @@ def test_commands_are_started_by_the_fork_server_in_the_tests():
 
 
 def test_spec_is_the_same_as_from_a_fresh_start(cdk, fresh):
-    from tests.sync_helpers import RUNTIMES
-
     forked = runtime.run("spec", {}, executable=RUNTIMES[cdk])
     started = fresh(lambda: runtime.run("spec", {}, executable=RUNTIMES[cdk]))
     assert forked.returncode == started.returncode == 0
@@ -42,8 +42,6 @@ def test_spec_is_the_same_as_from_a_fresh_start(cdk, fresh):
 
 
 def test_a_refused_command_exits_and_writes_as_from_a_fresh_start(cdk, fresh):
-    from tests.sync_helpers import RUNTIMES
-
     config = {"username": "u", "password": "p"}
     # A read without --catalog: the runtime's argument parser refuses it.
     forked = runtime.run("read", config, executable=RUNTIMES[cdk])
@@ -60,8 +58,6 @@ def test_the_child_has_the_commands_environment_and_folder(
     """The server never had DEPLOYMENT_MODE; a command given `cloud` runs as the platform's cloud
     does (the emulator's plain-HTTP URL refused as insecure), with its config found
     relative to its own working directory."""
-    from tests.sync_helpers import RUNTIMES
-
     (tmp_path / "config.json").write_text(json.dumps(emulator.connector_config()))
     args = [str(RUNTIMES[cdk]), "check", "--config", "config.json"]
     args += ["--manifest-path", str(runtime.MANIFEST_PATH)]
@@ -88,8 +84,6 @@ def test_the_child_has_the_commands_environment_and_folder(
 
 
 def test_a_killed_child_reports_the_signal_as_popen_does(cdk, emulator):
-    from emulator import FaultRule
-    from tests.sync_helpers import RUNTIMES
 
     emulator.faults.add(FaultRule(path_regex="^/v1/organizations$", kind="stall", stall_seconds=60))
     started = time.monotonic()
