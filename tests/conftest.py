@@ -22,19 +22,32 @@ runtime.start_by_fork()
 #   ids, cdk-7.39.1 and cdk-7.23.8), so that both run at once. (`--dist loadgroup` with
 #   xdist_group marks would say the same, but pytest-xdist 3.8 writes the group into
 #   `item._nodeid`, which pytest 9 no longer reads: every test became a unit of its own.)
-# - Units are handed out in the order of their first test, and the slowest modules (measured:
-#   `pytest --durations=0`) come first, so that no long one starts while the other workers are
-#   running out of work.
+# - Units are handed out longest first, so that no long one starts while the other workers are
+#   running out of work. pytest-xdist's loadscope/loadfile would hand out the units with the most
+#   tests first (test_full_sync.py's 164 short ones before the Builder's), so the scheduler below
+#   turns that reordering off and keeps the collection order, which
+#   `pytest_collection_modifyitems` sorts by LONGEST_FIRST: each unit's seconds in `make test`
+#   (measured: the sum of its tests' durations, three workers, 2 cores), units not listed last.
 SPLIT_BY_RUNTIME = {"tests/test_builder.py"}
-SLOWEST_FIRST = [
-    "tests/test_builder.py",
-    "tests/test_faults.py",
-    "tests/test_pacing.py",
-    "tests/test_streams_mocked_oldest_cdk.py",
-    "tests/test_audit_logs.py",
-    "tests/test_full_sync.py",
-    "tests/test_main_job.py",
-    "tests/test_platform_runtime.py",
+LONGEST_FIRST = [
+    "tests/test_builder.py::cdk-7.23.8",  # 260 s
+    "tests/test_builder.py::cdk-7.39.1",  # 179 s
+    "tests/test_faults.py",  # 159 s
+    "tests/test_audit_logs.py",  # 119 s
+    "tests/test_main_job.py",  # 102 s
+    "tests/test_platform_runtime.py",  # 101 s
+    "tests/test_full_sync.py",  # 93 s
+    "tests/test_streams_mocked.py",  # 82 s
+    "tests/test_streams_mocked_oldest_cdk.py",  # 79 s
+    "tests/test_response_filters.py",  # 77 s
+    "tests/test_pacing.py",  # 68 s
+    "tests/test_pyairbyte.py",  # 47 s
+    "tests/test_bad_config.py",  # 46 s
+    "tests/test_primary_keys.py",  # 40 s
+    "tests/test_emulator.py",  # 31 s
+    "tests/test_forkserver.py",  # 30 s
+    "integration_tests/test_acceptance.py",  # 28 s
+    "tests/test_secrets.py",  # 28 s
 ]
 RUNTIME_ID = re.compile(r"\bcdk-\d+\.\d+\.\d+\b")
 
@@ -49,10 +62,10 @@ def xdist_unit(nodeid: str) -> str:
 
 def pytest_collection_modifyitems(items):
     def rank(item) -> int:
-        path = item.nodeid.split("::", 1)[0]
-        return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
+        unit = xdist_unit(item.nodeid)
+        return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
 
-    items.sort(key=rank)  # stable: a module's tests keep their order
+    items.sort(key=rank)  # stable: a unit's tests keep their order
 
 
 @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: unknown where it is not installed
@@ -65,6 +78,7 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             return xdist_unit(nodeid)
 
+    config.option.loadscopereorder = False  # --no-loadscope-reorder: keep the collection order
     return ModuleScheduling(config, log)
 
 
