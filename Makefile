@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-# The tests, lint and the tooling (pytest, ruff, uv, pre-commit, airbyte-connector-models): their
+# The tests, lint and the tooling (pytest, ruff, pre-commit, airbyte-connector-models): their
 # own venv, because airbyte-connector-models refuses Python 3.13, which the main job's runtime
 # accepts.
 TEST_VENV := .venv-test
@@ -16,6 +16,9 @@ BUILDER_CDK_INSTALLED := $(BUILDER_CDK_VENV)/.installed
 # PyAirbyte is heavy: its own venv, installed only by `make pyairbyte`.
 PYAIRBYTE_VENV := .venv-pyairbyte
 PYAIRBYTE_INSTALLED := $(PYAIRBYTE_VENV)/.installed
+# uv, which installs the other venvs from their locks: its own venv, installed by pip.
+UV_VENV := .venv-uv
+UV_INSTALLED := $(UV_VENV)/.installed
 
 .PHONY: sync test lint schemas bench pyairbyte lock hooks
 
@@ -44,11 +47,15 @@ version_name = $(shell echo $(1) | sed 's/./&./')
 # venv is made again from scratch. <venv>/.installed then checks that the lock still pins what
 # requirements*.txt asks for, so that an edit without `make lock` stops there.
 # The `*` .gitignore keeps a venv out of git status and out of ruff (as virtualenv does).
-# --no-compile: pip would compile every file of every package to bytecode, most of an install's
-# CPU (the three venvs of `make test`: 107 s instead of 58 s); Python compiles and caches the
-# modules it imports on their first import instead.
+# The venvs are installed by uv (`uv pip install`: requirements-test.lock in 4 s, where pip took
+# 34 s), itself installed by pip into .venv-uv from requirements-uv.lock. uv reads PyPI (a private
+# index: UV_DEFAULT_INDEX, not pip's configuration) and, as pip, refuses a file whose hash is not
+# in the lock. Neither compiles the packages to bytecode (pip: --no-compile): Python compiles and
+# caches the modules it imports on their first import. Each venv still has pip (`python -m venv`),
+# which checks it (pip check, and the dry run below).
 PIP_INSTALL := pip install --quiet --disable-pip-version-check --no-compile
-# install_lock,venv,lock,oldest,newest,what needs that range
+UV_PIP_INSTALL := $(UV_VENV)/bin/uv pip install --quiet
+# install_lock,venv,lock,oldest,newest,what needs that range,installer
 define install_lock
 	@if cmp -s $(2) $(1)/.locked; then touch $(1)/.locked; else set -ex; \
 	  $(or $(call python_in,$(3),$(4)),$(error $(1) needs Python $(call version_name,$(3)) \
@@ -56,35 +63,41 @@ define install_lock
 	  install python$(call version_name,$(4)) on the PATH (or give one: make PYTHON=/path/to/python)) \
 	  ) -m venv --clear $(1); \
 	  echo '*' > $(1)/.gitignore; \
-	  $(1)/bin/$(PIP_INSTALL) --no-deps --require-hashes -r $(2); \
+	  $(6) --no-deps --require-hashes -r $(2); \
 	  $(1)/bin/pip check --quiet; \
 	  cp $(2) $(1)/.locked; fi
 endef
+uv_install = $(UV_PIP_INSTALL) --python $(1)/bin/python
 define check_lock
 	$(1)/bin/$(PIP_INSTALL) --dry-run --no-deps --no-index -r $(2) \
 	  || { echo "$(2) asks for what $(3) does not pin: run make lock" >&2; exit 1; }
 	touch $(1)/.installed
 endef
 
-$(VENV)/.locked: requirements.lock
-	$(call install_lock,$(VENV),requirements.lock,311,314,airbyte-cdk 7.39.1)
+$(VENV)/.locked: requirements.lock | $(UV_INSTALLED)
+	$(call install_lock,$(VENV),requirements.lock,311,314,airbyte-cdk 7.39.1,$(call uv_install,$(VENV)))
 $(INSTALLED): $(VENV)/.locked requirements.txt
 	$(call check_lock,$(VENV),requirements.txt,requirements.lock)
 
-$(TEST_VENV)/.locked: requirements-test.lock
-	$(call install_lock,$(TEST_VENV),requirements-test.lock,311,312,airbyte-connector-models)
+$(TEST_VENV)/.locked: requirements-test.lock | $(UV_INSTALLED)
+	$(call install_lock,$(TEST_VENV),requirements-test.lock,311,312,airbyte-connector-models,$(call uv_install,$(TEST_VENV)))
 $(TEST_INSTALLED): $(TEST_VENV)/.locked requirements-test.txt requirements.txt
 	$(call check_lock,$(TEST_VENV),requirements-test.txt,requirements-test.lock)
 
-$(BUILDER_CDK_VENV)/.locked: requirements-builder-cdk.lock
-	$(call install_lock,$(BUILDER_CDK_VENV),requirements-builder-cdk.lock,311,313,airbyte-cdk 7.23.8)
+$(BUILDER_CDK_VENV)/.locked: requirements-builder-cdk.lock | $(UV_INSTALLED)
+	$(call install_lock,$(BUILDER_CDK_VENV),requirements-builder-cdk.lock,311,313,airbyte-cdk 7.23.8,$(call uv_install,$(BUILDER_CDK_VENV)))
 $(BUILDER_CDK_INSTALLED): $(BUILDER_CDK_VENV)/.locked requirements-builder-cdk.txt
 	$(call check_lock,$(BUILDER_CDK_VENV),requirements-builder-cdk.txt,requirements-builder-cdk.lock)
 
-$(PYAIRBYTE_VENV)/.locked: requirements-pyairbyte.lock
-	$(call install_lock,$(PYAIRBYTE_VENV),requirements-pyairbyte.lock,311,312,airbyte 0.71.3)
+$(PYAIRBYTE_VENV)/.locked: requirements-pyairbyte.lock | $(UV_INSTALLED)
+	$(call install_lock,$(PYAIRBYTE_VENV),requirements-pyairbyte.lock,311,312,airbyte 0.71.3,$(call uv_install,$(PYAIRBYTE_VENV)))
 $(PYAIRBYTE_INSTALLED): $(PYAIRBYTE_VENV)/.locked requirements-pyairbyte.txt
 	$(call check_lock,$(PYAIRBYTE_VENV),requirements-pyairbyte.txt,requirements-pyairbyte.lock)
+
+$(UV_VENV)/.locked: requirements-uv.lock
+	$(call install_lock,$(UV_VENV),requirements-uv.lock,311,314,uv,$(UV_VENV)/bin/$(PIP_INSTALL))
+$(UV_INSTALLED): $(UV_VENV)/.locked requirements-uv.txt
+	$(call check_lock,$(UV_VENV),requirements-uv.txt,requirements-uv.lock)
 
 ## Full sync of every stream against the bundled emulator (or: make sync ARGS="--config my.json").
 sync: $(INSTALLED)
@@ -119,10 +132,11 @@ pyairbyte: $(PYAIRBYTE_INSTALLED)
 ## Resolve requirements*.txt again into requirements*.lock, after editing one. Pins already in a
 ## lock are kept where they still fit; ARGS="--upgrade" moves every transitive dependency to its
 ## newest release, ARGS="--upgrade-package NAME" just one. Needs PyPI; runs the uv pinned in
-## requirements-test.txt. --python-version 3.11 is the oldest Python a lock must install on.
-LOCK := $(TEST_BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+## requirements-uv.txt. --python-version 3.11 is the oldest Python a lock must install on.
+LOCK := $(UV_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" $(ARGS)
-lock: $(TEST_VENV)/.locked
+lock: $(UV_INSTALLED)
+	$(LOCK) requirements-uv.txt -o requirements-uv.lock
 	$(LOCK) requirements.txt -o requirements.lock
 	$(LOCK) requirements-test.txt -c requirements.lock -o requirements-test.lock
 	$(LOCK) requirements-builder-cdk.txt -o requirements-builder-cdk.lock
