@@ -1,7 +1,7 @@
 """PyAirbyte: `make pyairbyte`, the README's command, syncs every stream into DuckDB, offline.
 
 The test installs what the command needs the way the command does (the Makefile's
-.venv-pyairbyte target: a separate venv from requirements-pyairbyte.txt, about a minute the first
+.venv-pyairbyte target: a separate venv from requirements-pyairbyte.txt, about 10 s the first
 time), then runs `make pyairbyte` with no network at all but the loopback interface, inside a
 private network namespace: PyAirbyte must not reach Airbyte's registry or telemetry, and the
 script's emulator still answers. The DuckDB file is then read with the same venv's duckdb. The
