@@ -55,7 +55,7 @@ version_name = $(shell echo $(1) | sed 's/./&./')
 # which checks it (pip check, and the dry run below).
 PIP_INSTALL := pip install --quiet --disable-pip-version-check --no-compile
 UV_PIP_INSTALL := $(UV_VENV)/bin/uv pip install --quiet
-# install_lock,venv,lock,oldest,newest,what needs that range,installer
+# install_lock,venv,lock,oldest,newest,what needs that range[,installer: uv unless given]
 define install_lock
 	@if cmp -s $(2) $(1)/.locked; then touch $(1)/.locked; else set -ex; \
 	  $(or $(call python_in,$(3),$(4)),$(error $(1) needs Python $(call version_name,$(3)) \
@@ -63,11 +63,10 @@ define install_lock
 	  install python$(call version_name,$(4)) on the PATH (or give one: make PYTHON=/path/to/python)) \
 	  ) -m venv --clear $(1); \
 	  echo '*' > $(1)/.gitignore; \
-	  $(6) --no-deps --require-hashes -r $(2); \
+	  $(or $(6),$(UV_PIP_INSTALL) --python $(1)/bin/python) --no-deps --require-hashes -r $(2); \
 	  $(1)/bin/pip check --quiet; \
 	  cp $(2) $(1)/.locked; fi
 endef
-uv_install = $(UV_PIP_INSTALL) --python $(1)/bin/python
 define check_lock
 	$(1)/bin/$(PIP_INSTALL) --dry-run --no-deps --no-index -r $(2) \
 	  || { echo "$(2) asks for what $(3) does not pin: run make lock" >&2; exit 1; }
@@ -75,22 +74,22 @@ define check_lock
 endef
 
 $(VENV)/.locked: requirements.lock | $(UV_INSTALLED)
-	$(call install_lock,$(VENV),requirements.lock,311,314,airbyte-cdk 7.39.1,$(call uv_install,$(VENV)))
+	$(call install_lock,$(VENV),requirements.lock,311,314,airbyte-cdk 7.39.1)
 $(INSTALLED): $(VENV)/.locked requirements.txt
 	$(call check_lock,$(VENV),requirements.txt,requirements.lock)
 
 $(TEST_VENV)/.locked: requirements-test.lock | $(UV_INSTALLED)
-	$(call install_lock,$(TEST_VENV),requirements-test.lock,311,312,airbyte-connector-models,$(call uv_install,$(TEST_VENV)))
+	$(call install_lock,$(TEST_VENV),requirements-test.lock,311,312,airbyte-connector-models)
 $(TEST_INSTALLED): $(TEST_VENV)/.locked requirements-test.txt requirements.txt
 	$(call check_lock,$(TEST_VENV),requirements-test.txt,requirements-test.lock)
 
 $(BUILDER_CDK_VENV)/.locked: requirements-builder-cdk.lock | $(UV_INSTALLED)
-	$(call install_lock,$(BUILDER_CDK_VENV),requirements-builder-cdk.lock,311,313,airbyte-cdk 7.23.8,$(call uv_install,$(BUILDER_CDK_VENV)))
+	$(call install_lock,$(BUILDER_CDK_VENV),requirements-builder-cdk.lock,311,313,airbyte-cdk 7.23.8)
 $(BUILDER_CDK_INSTALLED): $(BUILDER_CDK_VENV)/.locked requirements-builder-cdk.txt
 	$(call check_lock,$(BUILDER_CDK_VENV),requirements-builder-cdk.txt,requirements-builder-cdk.lock)
 
 $(PYAIRBYTE_VENV)/.locked: requirements-pyairbyte.lock | $(UV_INSTALLED)
-	$(call install_lock,$(PYAIRBYTE_VENV),requirements-pyairbyte.lock,311,312,airbyte 0.71.3,$(call uv_install,$(PYAIRBYTE_VENV)))
+	$(call install_lock,$(PYAIRBYTE_VENV),requirements-pyairbyte.lock,311,312,airbyte 0.71.3)
 $(PYAIRBYTE_INSTALLED): $(PYAIRBYTE_VENV)/.locked requirements-pyairbyte.txt
 	$(call check_lock,$(PYAIRBYTE_VENV),requirements-pyairbyte.txt,requirements-pyairbyte.lock)
 

@@ -61,8 +61,8 @@ def test_the_child_has_the_commands_environment_and_folder(
     (tmp_path / "config.json").write_text(json.dumps(emulator.connector_config()))
     args = [str(RUNTIMES[cdk]), "check", "--config", "config.json"]
     args += ["--manifest-path", str(runtime.MANIFEST_PATH)]
-    env = {key: value for key, value in os.environ.items() if key != "DEPLOYMENT_MODE"}
     assert "DEPLOYMENT_MODE" not in os.environ
+    env = dict(os.environ)
     if deployment_mode:
         env["DEPLOYMENT_MODE"] = deployment_mode
     server = ForkServer(RUNTIMES[cdk])  # one of its own: started without DEPLOYMENT_MODE
@@ -84,7 +84,6 @@ def test_the_child_has_the_commands_environment_and_folder(
 
 
 def test_a_killed_child_reports_the_signal_as_popen_does(cdk, emulator):
-
     emulator.faults.add(FaultRule(path_regex="^/v1/organizations$", kind="stall", stall_seconds=60))
     started = time.monotonic()
     with runtime.messages(
