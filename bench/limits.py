@@ -8,6 +8,13 @@ therefore: full minute windows of `per_minute` requests each, every one of them 
 `per_second` a second, the next minute window opening just after the previous one ended; then the
 rest packed at `per_second` a second. The span runs from the first request to the last one, so
 the last second window adds nothing: N requests in one minute take (ceil(N / per_second) - 1) s.
+Unless `per_minute` requests at `per_second` a second take longer than a minute: then that pace
+binds alone.
+
+The same schedule is the fastest under moving windows (the connector's own budget): every
+request after the first `per_minute` waits until the one `per_minute` before it is a window old,
+so the first window's pattern repeats a window later. The windows' lengths are therefore
+parameters: ConfigCat's are 1 s and 60 s, the manifest's a little longer.
 """
 
 from __future__ import annotations
@@ -15,21 +22,29 @@ from __future__ import annotations
 import math
 
 
-def span_bound(requests: int, per_second: int, per_minute: int) -> float:
-    """Seconds from the first to the last of `requests` requests, at best (0 = no limit)."""
+def span_bound(
+    requests: int, per_second: int, per_minute: int, second: float = 1.0, minute: float = 60.0
+) -> float:
+    """Seconds from the first to the last of `requests` requests, at best (0 = no limit), with
+    at most `per_second` requests in a window of `second` seconds and `per_minute` in `minute`."""
     if requests <= 1:
         return 0.0
+    paced = 0.0 if per_second <= 0 else (math.ceil(requests / per_second) - 1) * second
     if per_minute <= 0:
-        return 0.0 if per_second <= 0 else math.ceil(requests / per_second) - 1.0
+        return paced
     full_minutes = (requests - 1) // per_minute  # minute windows that close before the last
     rest = requests - full_minutes * per_minute
-    seconds = 0.0 if per_second <= 0 else math.ceil(rest / per_second) - 1.0
-    return 60.0 * full_minutes + seconds
+    seconds = 0.0 if per_second <= 0 else (math.ceil(rest / per_second) - 1) * second
+    # A minute's requests that take longer than a minute at the per-second pace: it binds alone.
+    return max(minute * full_minutes + seconds, paced)
 
 
 def describe(requests: int, per_second: int, per_minute: int) -> str:
-    if per_minute <= 0:
-        return f"{requests} requests at {per_second} per second: ceil(N/{per_second}) - 1 s"
+    paced = f"{requests} requests at {per_second} per second: ceil(N/{per_second}) - 1 s"
+    if per_minute <= 0 or span_bound(requests, per_second, per_minute) == span_bound(
+        requests, per_second, 0
+    ):
+        return paced
     full_minutes = (requests - 1) // per_minute
     rest = requests - full_minutes * per_minute
     return (

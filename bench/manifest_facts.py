@@ -1,4 +1,5 @@
-"""What the lower bounds need from a manifest: its concurrency and its deepest parent chain."""
+"""What the lower bounds need from a manifest: its concurrency, its deepest parent chain and its
+own pacing."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from airbyte_cdk.sources.declarative.concurrency_level import ConcurrencyLevel
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    HTTPAPIBudget as HTTPAPIBudgetModel,
+)
 from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer import (
     ManifestComponentTransformer,
 )
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import (
     ManifestReferenceResolver,
+)
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
+    ModelToComponentFactory,
 )
 
 from emulator.routes import ROUTES
@@ -32,6 +39,17 @@ class Concurrency:
 class ParentChain:
     depth: int  # streams in the longest chain, the stream itself included
     chain: list[str]  # that chain, child first
+
+
+@dataclass(frozen=True)
+class ClientBudget:
+    """At most `per_second` requests in any `second` seconds and `per_minute` in any `minute`
+    (0 = no such rate)."""
+
+    per_second: int = 0
+    second: float = 1.0
+    per_minute: int = 0
+    minute: float = 60.0
 
 
 def resolve(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -128,32 +146,21 @@ def endpoints_read(manifest: dict[str, Any], streams: list[str]) -> set[str]:
     return templates
 
 
-def _rate(limit: Any, config: dict[str, Any]) -> int | None:
-    """A rate's `limit`: an int, or `config.get('key') or N` / `config.get('key', N)`."""
-    if isinstance(limit, int):
-        return limit
-    text = str(limit)
-    key = re.search(r"config\.get\(\s*['\"](\w+)['\"]", text)
-    if key and config.get(key.group(1)):
-        return int(config[key.group(1)])
-    default = re.search(r"(?:or|,)\s*(\d+)\s*\)?\s*}}", text)
-    return int(default.group(1)) if default else None
+def client_budget(manifest: dict[str, Any], config: dict[str, Any]) -> ClientBudget:
+    """The manifest's own pacing with this config, its rates built as the runtime builds them.
 
-
-def client_budget(manifest: dict[str, Any], config: dict[str, Any]) -> tuple[int, int]:
-    """(per second, per minute) of the manifest's own call-rate policies with this config; 0 = none.
-
-    The smallest limit among the MovingWindowCallRatePolicy rates of interval PT1S and PT1M.
+    A moving-window rate shorter than a minute paces like ConfigCat's per-second limit, one of
+    a minute or longer like its per-minute limit; of two in one class, the lower limit counts.
     """
-    per_second = per_minute = 0
-    budget = resolve(manifest).get("api_budget") or {}
-    for policy in budget.get("policies") or []:
-        for rate in policy.get("rates") or []:
-            limit = _rate(rate.get("limit"), config)
-            if not limit:
-                continue
-            if rate.get("interval") == "PT1S":
-                per_second = min(per_second or limit, limit)
-            elif rate.get("interval") == "PT1M":
-                per_minute = min(per_minute or limit, limit)
-    return per_second, per_minute
+    definition = resolve(manifest).get("api_budget")
+    if not definition:
+        return ClientBudget()
+    factory = ModelToComponentFactory()
+    rates = [
+        (rate.limit, rate.interval.total_seconds())
+        for policy in HTTPAPIBudgetModel.parse_obj(definition).policies
+        for rate in (factory.create_rate(model, config) for model in getattr(policy, "rates", []))
+    ]
+    short = min(((limit, s) for limit, s in rates if s < 60), default=(0, 1.0))
+    long = min(((limit, s) for limit, s in rates if s >= 60), default=(0, 60.0))
+    return ClientBudget(*short, *long)

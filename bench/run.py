@@ -116,7 +116,7 @@ class Measurement:
     first_request_after: float | None
     last_request_before_exit: float | None
     span: float  # first to last request in the emulator's log (0 without requests)
-    client_budget: tuple[int, int] = (0, 0)  # the manifest's own (per second, per minute) pacing
+    client_budget: manifest_facts.ClientBudget = field(default_factory=manifest_facts.ClientBudget)
     notes: list[str] = field(default_factory=list)
     lower_bound: float = 0.0
     lower_bound_formula: str = ""
@@ -419,13 +419,16 @@ def report(m: Measurement) -> None:
         print(f"wall time            {sync.wall_seconds:8.2f} s{first}")
         print(f"lower bound          {m.lower_bound:8.2f} s = {m.lower_bound_formula}")
         print(f"ratio                {m.ratio:8.2f}")
-        per_second, per_minute = m.client_budget
-        if per_second or per_minute:
-            floor = limits.span_bound(total.minimum, per_second, per_minute)
+        budget = m.client_budget
+        if budget.per_second or budget.per_minute:
+            floor = limits.span_bound(
+                total.minimum, budget.per_second, budget.per_minute, budget.second, budget.minute
+            )
             print(
                 f"span                 {m.span:8.2f} s; the connector's own budget"
-                f" ({per_second}/s, {per_minute}/min) allows no less than {floor:.2f} s"
-                " (info: not in the bound)"
+                f" ({budget.per_second} per {budget.second:g} s,"
+                f" {budget.per_minute} per {budget.minute:g} s)"
+                f" allows no less than {floor:.2f} s (info: not in the bound)"
             )
     achieved = total.sent * m.latency_ms / 1000 / sync.wall_seconds if sync.wall_seconds else 0
     print(f"requests in flight   {achieved:8.2f} on average (sent x latency / wall)")
