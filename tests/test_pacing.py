@@ -42,14 +42,14 @@ class EmulatorProcess:
     connector's pacing by those stamps, against margins of 1 s and 200 ms."""
 
     def __init__(self, **options) -> None:
-        self.options = options
+        self._options = options
         self.account = build_account(options.get("seed", 1), options.get("scale", "small"))
         self._log: list[RequestLogEntry] = []
 
     def __enter__(self) -> "EmulatorProcess":
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, self.options), daemon=True)
+        self._process = context.Process(target=_serve, args=(child, self._options), daemon=True)
         self._process.start()
         child.close()  # the child's end is the child's: its exit then ends the pipe here
         try:
